@@ -1,0 +1,58 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both create .venv with a Python >= 3.12 found on this machine and install the package.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LOG := $(VENV)/install.log
+
+# First interpreter >= 3.12 among PATH names and pyenv installs; empty when there is none.
+PYTHON_CANDIDATES := $(PYTHON) python3.13 python3.12 python3 \
+	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) \
+	$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3)
+FIND_PYTHON := for c in $(PYTHON_CANDIDATES); do \
+	p=$$(command -v $$c 2>/dev/null) || continue; \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
+	done
+
+.PHONY: help venv demo test lint bench clean
+
+help:
+	@echo "make demo   set up .venv, install, fit the default model on the bundled base-model table (runs/demo/)"
+	@echo "make test   set up .venv, install, run the test suite"
+	@echo "make lint   ruff check"
+	@echo "make bench  speed benchmarks (bench/)"
+
+$(STAMP): pyproject.toml
+	@py=$$($(FIND_PYTHON)); \
+	if [ -z "$$py" ]; then \
+		echo "error: no Python >= 3.12 found (tried: python3.13, python3.12, python3, pyenv 3.12/3.13); install one or pass PYTHON=/path/to/python3.12"; \
+		exit 1; \
+	fi; \
+	echo "using $$py ($$($$py -c 'import sys; print(sys.version.split()[0])'))"; \
+	rm -rf $(VENV); \
+	$$py -m venv $(VENV) >/dev/null 2>&1 || { echo "error: '$$py -m venv' failed; is the venv module installed?"; exit 1; }; \
+	mkdir -p $(VENV); \
+	echo "installing bayes-scaling and its test dependencies into $(VENV) (log: $(LOG))"; \
+	{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[test]'; } > $(LOG) 2>&1 \
+		|| { echo "error: installing the package failed; the last lines of $(LOG) say why:"; tail -n 3 $(LOG); exit 1; }; \
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/bayes-scaling demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m ruff check bayes_scaling tests bench analyses
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/fit_speed.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,68 @@
+"""The ``bayes-scaling`` command line.
+
+Each sub-module registers its commands on :data:`app`. :func:`main` is the console entry
+point: it turns a :class:`~bayes_scaling.errors.BayesScalingError` into one line on stderr
+and exit status 2, never a traceback.
+
+Examples
+--------
+>>> from bayes_scaling.cli import run
+>>> run(["--help"])  # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from bayes_scaling.errors import BayesScalingError
+
+app = typer.Typer(
+    name="bayes-scaling",
+    help="Bayesian observational scaling laws for language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Sub-modules attach their commands to ``app``; imported for that side effect.
+from bayes_scaling.cli import data as _data  # noqa: E402, F401
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit status instead of exiting.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for a user error, click's own code for usage errors.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="bayes-scaling", standalone_mode=False)
+    except BayesScalingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
