@@ -16,8 +16,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
+
+try:  # typer >= 0.29 vendors click; older releases use the click package itself
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import ClickException as _ClickException
 
 from bayes_scaling.errors import BayesScalingError
 
@@ -50,15 +54,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="bayes-scaling", standalone_mode=False)
     except BayesScalingError as exc:
-        click.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         return 2
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
+    except _ClickException as exc:
         exc.show()
         return int(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
         return 130
     return int(result) if isinstance(result, int) else 0
 
