@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	mkdir -p $(VENV); \
 	echo "installing bayes-scaling and its test dependencies into $(VENV) (log: $(LOG))"; \
 	{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[test]'; } > $(LOG) 2>&1 \
-		|| { echo "error: installing the package failed; the last lines of $(LOG) say why:"; tail -n 3 $(LOG); exit 1; }; \
+		|| { echo "error: installing the package failed ($$(grep -E '(^ERROR|Error:|error:)' $(LOG) | grep -v subprocess-exited | tail -n 1 | sed 's/^ *//')); full log in $(LOG)"; exit 1; }; \
 	touch $(STAMP)
 
 venv: $(STAMP)
