@@ -1,0 +1,247 @@
+"""Convergence diagnostics reported with every fit, and the outlier check.
+
+Examples
+--------
+>>> d = Diagnostics(max_rhat=1.02, min_ess_bulk=350.0, min_ess_tail=500.0,
+...                 divergences=0, min_bfmi=0.9, seconds=12.0,
+...                 offending={"rhat": ["S[m1, general]"], "ess": ["tau[general]"]})
+>>> d.ok
+False
+>>> d.messages()[0]
+'R-hat > 1.01 for S[m1, general]'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+if TYPE_CHECKING:
+    from bayes_scaling.estimator import FitResults
+
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+
+
+class SamplerWarning(UserWarning):
+    """The sampler did not converge well enough to trust every summary."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostics:
+    """Convergence summary of one fit.
+
+    Attributes
+    ----------
+    max_rhat, min_ess_bulk, min_ess_tail : float
+        Worst rank-normalised split R-hat and effective sample sizes over all parameters
+        (constants such as fixed-zero loadings excluded).
+    divergences : int
+        Divergent transitions after tuning.
+    min_bfmi : float
+        Lowest per-chain Bayesian fraction of missing information.
+    seconds : float
+        Wall time of sampling (compilation included).
+    offending : dict
+        ``rhat``, ``ess`` lists of parameter labels past the thresholds (at most 10 each).
+    """
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    min_bfmi: float
+    seconds: float
+    offending: dict[str, list[str]]
+
+    @property
+    def ok(self) -> bool:
+        """True when R-hat <= 1.01, both ESS >= 400 and no divergence."""
+        return (
+            self.max_rhat <= RHAT_MAX
+            and self.min_ess_bulk >= ESS_MIN
+            and self.min_ess_tail >= ESS_MIN
+            and self.divergences == 0
+        )
+
+    def messages(self) -> list[str]:
+        """One sentence per problem, naming the parameters."""
+        out = []
+        if self.offending.get("rhat"):
+            out.append(f"R-hat > {RHAT_MAX} for {', '.join(self.offending['rhat'])}")
+        if self.offending.get("ess"):
+            out.append(f"ESS < {ESS_MIN:.0f} for {', '.join(self.offending['ess'])}")
+        if self.divergences:
+            out.append(f"{self.divergences} divergent transitions")
+        return out
+
+    def warn(self) -> None:
+        """Emit a :class:`SamplerWarning` per problem."""
+        for msg in self.messages():
+            warnings.warn(msg, SamplerWarning, stacklevel=3)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return dataclasses.asdict(self)
+
+
+def _labels(da: xr.DataArray, mask: np.ndarray) -> list[str]:
+    name = str(da.name)
+    if da.ndim == 0:
+        return [name] if bool(mask) else []
+    idx = np.argwhere(mask)
+    out = []
+    for row in idx:
+        parts = [
+            str(da[d].to_numpy()[i]) if d in da.coords else str(i)
+            for d, i in zip(da.dims, row, strict=True)
+        ]
+        out.append(f"{name}[{', '.join(parts)}]")
+    return out
+
+
+def compute_diagnostics(tree: xr.DataTree, seconds: float = float("nan")) -> Diagnostics:
+    """R-hat, bulk/tail ESS, divergences and BFMI of a results tree.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        With ``posterior`` and ``sample_stats`` groups.
+    seconds : float
+        Sampling wall time to carry along.
+    """
+    post = tree["posterior"].to_dataset()
+    # Constants (fixed-zero loadings) have no spread and no meaningful R-hat.
+    varying = {
+        name: da
+        for name, da in post.data_vars.items()
+        if da.sizes.get("draw", 0) > 1 and name not in ("z_alpha",)
+    }
+    post = xr.Dataset(varying)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        rhat = az.rhat(post)
+        ess_bulk = az.ess(post, method="bulk")
+        ess_tail = az.ess(post, method="tail")
+    spread = post.std(("chain", "draw"))
+    bad_rhat: list[str] = []
+    bad_ess: list[str] = []
+    max_rhat, min_bulk, min_tail = 1.0, np.inf, np.inf
+    for name in post.data_vars:
+        live = (spread[name] > 1e-12).to_numpy()
+        r = np.where(live, rhat[name].to_numpy(), np.nan)
+        eb = np.where(live, ess_bulk[name].to_numpy(), np.nan)
+        et = np.where(live, ess_tail[name].to_numpy(), np.nan)
+        if np.isfinite(r).any():
+            max_rhat = max(max_rhat, float(np.nanmax(r)))
+            min_bulk = min(min_bulk, float(np.nanmin(eb)))
+            min_tail = min(min_tail, float(np.nanmin(et)))
+        bad_rhat += _labels(rhat[name].rename(name), np.nan_to_num(r) > RHAT_MAX)
+        bad_ess += _labels(
+            ess_bulk[name].rename(name), np.nan_to_num(np.minimum(eb, et), nan=np.inf) < ESS_MIN
+        )
+    stats = tree["sample_stats"].to_dataset()
+    divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    min_bfmi = float("nan")
+    if "energy" in stats:
+        e = stats["energy"].transpose("chain", "draw").to_numpy()
+        num = np.mean(np.diff(e, axis=1) ** 2, axis=1)
+        den = np.var(e, axis=1)
+        min_bfmi = float(np.min(num / den))
+    return Diagnostics(
+        max_rhat=float(max_rhat),
+        min_ess_bulk=float(min_bulk),
+        min_ess_tail=float(min_tail),
+        divergences=divergences,
+        min_bfmi=min_bfmi,
+        seconds=float(seconds),
+        offending={"rhat": _cap(bad_rhat), "ess": _cap(bad_ess)},
+    )
+
+
+def _cap(labels: list[str], n: int = 10) -> list[str]:
+    return labels if len(labels) <= n else [*labels[:n], f"... and {len(labels) - n} more"]
+
+
+def find_outliers(fit: FitResults, threshold: float = 3.0, tail: float = 0.005) -> dict[str, Any]:
+    """Models off their family's compute line and observations the fit cannot explain.
+
+    See :meth:`bayes_scaling.estimator.FitResults.outliers`.
+    """
+    post = fit.posterior
+    data = fit.data
+    x = np.log10(data["flops"].to_numpy()) - fit.x_mean
+    families = np.asarray(list(map(str, data["family"].to_numpy())))
+    fam_size = {f: int((families == f).sum()) for f in set(families)}
+    models_out: list[dict[str, Any]] = []
+    if "sigma" in post and not fit.spec.compute_only:
+        s1 = post["S"].sel(capability="general")
+        alpha = post["alpha"].sel(capability="general")
+        sigma = post["sigma"]
+        tau = post["tau"].sel(capability="general")
+        for i, model in enumerate(map(str, data["model"].to_numpy())):
+            if not np.isfinite(x[i]):
+                continue
+            f = families[i]
+            resid = s1.sel(model=model) - x[i]
+            if fam_size[f] > 1:
+                resid = resid - alpha.sel(family=f)
+                scale = sigma
+            else:
+                scale = np.sqrt(sigma**2 + tau**2)
+            z = float((resid / scale).mean())
+            if abs(z) > threshold:
+                models_out.append(
+                    {
+                        "model": model,
+                        "family": f,
+                        "z": round(z, 2),
+                        "decades": round(float(resid.mean()), 2),
+                    }
+                )
+    obs_out: list[dict[str, Any]] = []
+    rng = np.random.default_rng(20240527)
+    obs = fit.tree["observed_data"].to_dataset()
+    sample = fit.draws("S")
+    n_keep = min(400, sample.sizes["sample"])
+    pick = np.sort(rng.choice(sample.sizes["sample"], n_keep, replace=False))
+    sub = _subset(fit, pick)
+    columns = sorted(set(map(str, obs["obs_column"].to_numpy())))
+    pred = sub.predictive_draws(sub.draws("S"), columns, rng)
+    for m, c, yv in zip(
+        obs["obs_model"].to_numpy(),
+        obs["obs_column"].to_numpy(),
+        obs["score"].to_numpy(),
+        strict=True,
+    ):
+        d = pred.sel(model=str(m), column=str(c)).to_numpy()
+        lo = float(np.mean(d < yv)) + 0.5 * float(np.mean(d == yv))
+        p_tail = min(lo, 1 - lo)
+        if p_tail < tail:
+            obs_out.append(
+                {
+                    "model": str(m),
+                    "benchmark": str(c),
+                    "observed": float(yv),
+                    "predicted": float(np.median(d)),
+                    "tail": round(p_tail, 4),
+                }
+            )
+    return {"models": models_out, "observations": obs_out}
+
+
+def _subset(fit: FitResults, pick: np.ndarray) -> FitResults:
+    """The fit restricted to a subset of stacked posterior draws (for cheap predictions)."""
+    from bayes_scaling.estimator import FitResults
+
+    post = fit.posterior.stack(sample=("chain", "draw")).isel(sample=pick)
+    post = post.drop_vars(["sample", "chain", "draw"]).rename(sample="draw").expand_dims(chain=[0])
+    post = post.assign_coords(draw=np.arange(post.sizes["draw"]))
+    tree = fit.tree.copy()
+    tree["posterior"] = xr.DataTree(post)
+    return FitResults(tree=tree, spec=fit.spec)

@@ -1,0 +1,718 @@
+"""The estimator: ``CapabilityModel(spec).fit(data)`` and the :class:`FitResults` it returns.
+
+A thin class over the pure graph builder in :mod:`bayes_scaling.model`, in the style of
+pymc-marketing: ``fit`` samples, ``FitResults.save`` writes one netCDF file holding the
+posterior, the observed data, the pointwise log-likelihood, the tidy input data, the spec
+and a content hash; ``FitResults.load`` (or ``CapabilityModel(spec).load``) checks both
+before returning anything.
+
+Examples
+--------
+>>> from bayes_scaling import datasets
+>>> from bayes_scaling.estimator import CapabilityModel
+>>> fit = CapabilityModel("k1").fit(datasets.load("base-llm"), draws=200, tune=200,
+...                                 chains=2, seed=1)  # doctest: +SKIP
+>>> fit.capabilities().sel(capability="general")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_scaling import __version__
+from bayes_scaling.diagnostics import Diagnostics, compute_diagnostics
+from bayes_scaling.errors import BayesScalingError, ResultsFileError
+from bayes_scaling.io import atomic_path
+from bayes_scaling.model import EPS, ModelInputs, build_inputs, build_model
+from bayes_scaling.specs import DEFAULT_SPEC, ModelSpec, load_spec, spec_from_dict
+
+Sampler = Literal["nutpie", "pymc", "numpyro"]
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro")
+
+#: Variables whose sign is fixed after sampling (see :func:`align_signs`).
+_SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")
+#: Raw, sign-ambiguous duplicates of aligned variables; dropped after alignment.
+_RAW = ("loading_raw", "target_weight_specific")
+
+
+def align_signs(posterior: xr.Dataset, anchors: Sequence[str]) -> xr.Dataset:
+    """Flip each specialisation axis per draw so its anchor's loading is positive.
+
+    The likelihood and priors are symmetric under ``S[:, k] -> -S[:, k]`` with
+    ``loadings[:, k] -> -loadings[:, k]`` for k >= 2, so relabelling draws is exact; it
+    is what makes two seeds report the same signs.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Posterior with a ``capability`` dim.
+    anchors : sequence of str
+        Anchor benchmark per capability (the first, general, is never flipped).
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    caps = list(posterior["capability"].to_numpy())
+    sign = xr.ones_like(posterior["loadings"].isel(benchmark=0))
+    for k in range(1, len(caps)):
+        anchor_loading = posterior["loadings"].sel(benchmark=anchors[k], capability=caps[k])
+        s = xr.where(anchor_loading < 0, -1.0, 1.0)
+        sign = xr.where(sign["capability"] == caps[k], s, sign)
+    out = posterior.drop_vars([v for v in _RAW if v in posterior])
+    for name in _SIGNED:
+        if name in out:
+            out[name] = out[name] * sign
+    return out
+
+
+@dataclasses.dataclass
+class FitResults:
+    """A fitted capability model: an ArviZ DataTree plus the spec that made it.
+
+    Attributes
+    ----------
+    tree : xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``observed_data``, ``log_likelihood``
+        (variable ``score`` over ``obs``), ``constant_data`` and ``data`` (the tidy input
+        dataset) and ``targets`` when downstream metrics were fitted; root attributes
+        stamp the spec, package version, sampler, seed, wall time and content hash.
+    spec : ModelSpec
+        The spec of the fit.
+    """
+
+    tree: xr.DataTree
+    spec: ModelSpec
+
+    # ---------------------------------------------------------------- basic accessors
+    @property
+    def posterior(self) -> xr.Dataset:
+        """Posterior draws (dims ``chain``, ``draw`` and named model dims)."""
+        return self.tree["posterior"].to_dataset()
+
+    @property
+    def data(self) -> xr.Dataset:
+        """The tidy dataset the model was fitted to (hidden cells are NaN)."""
+        return self.tree["data"].to_dataset()
+
+    @property
+    def targets(self) -> xr.Dataset | None:
+        """Downstream targets fitted jointly, if any."""
+        return self.tree["targets"].to_dataset() if "targets" in self.tree.children else None
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Stamp of the fit: spec, version, sampler, seed, seconds, hash, anchors."""
+        return dict(self.tree.attrs)
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        """Anchor benchmark of each capability axis."""
+        return tuple(json.loads(self.tree.attrs["anchors"]))
+
+    @property
+    def x_mean(self) -> float:
+        """Mean log10 FLOPs used to centre compute."""
+        return float(self.tree.attrs["x_mean"])
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        """R-hat, ESS, divergences, BFMI and the offending parameters."""
+        return compute_diagnostics(self.tree, seconds=float(self.tree.attrs.get("seconds", np.nan)))
+
+    def draws(self, name: str) -> xr.DataArray:
+        """Posterior draws of ``name`` stacked into one ``sample`` dim."""
+        return self.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...)
+
+    # ---------------------------------------------------------------- user-facing tables
+    def capabilities(self, level: float = 0.9) -> xr.Dataset:
+        """Posterior mean and equal-tailed interval of every model's capabilities.
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables ``mean``, ``lower``, ``upper`` over (``model``, ``capability``);
+            the general axis is in decades of effective compute (log10 FLOPs).
+        """
+        s = self.posterior["S"].copy()
+        # Report the general axis on the absolute log10-FLOPs scale.
+        s.loc[{"capability": "general"}] = s.sel(capability="general") + self.x_mean
+        return summarise(s, level)
+
+    def family_efficiency(self, reference: str | None = None, level: float = 0.9) -> xr.Dataset:
+        """Compute-efficiency multiplier of each family relative to ``reference``.
+
+        ``multiplier = 10 ** (alpha_f - alpha_ref)`` on the general axis: a FLOP of family
+        f buys as much general capability as ``multiplier`` FLOPs of the reference family
+        (equivalently, the reference needs ``multiplier`` times f's compute to match it).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``mean``, ``median``, ``lower``, ``upper`` of the multiplier and of
+            ``log10_multiplier`` over ``family``.
+        """
+        ref = reference or self.spec.reference_family
+        alpha = self.posterior["alpha"].sel(capability="general")
+        families = list(alpha["family"].to_numpy())
+        if ref not in families:
+            raise BayesScalingError(
+                f"reference family {ref!r} is not in the fit; families: {', '.join(families[:8])}..."
+            )
+        log_mult = alpha - alpha.sel(family=ref)
+        out = summarise(log_mult, level)
+        mult = 10.0**log_mult
+        res = xr.Dataset(
+            {
+                "mean": mult.mean(("chain", "draw")),
+                "median": mult.median(("chain", "draw")),
+                "lower": 10.0 ** out["lower"],
+                "upper": 10.0 ** out["upper"],
+                "log10_multiplier": out["mean"],
+            }
+        )
+        res.attrs.update(reference=ref, level=level)
+        return res
+
+    def loadings(self, level: float = 0.9) -> xr.Dataset:
+        """Benchmark loadings (mean and interval) over (``benchmark``, ``capability``)."""
+        return summarise(self.posterior["loadings"], level)
+
+    def outliers(self, threshold: float = 3.0, tail: float = 0.005) -> dict[str, Any]:
+        """Models far from their family's compute line, and poorly explained scores.
+
+        Parameters
+        ----------
+        threshold : float
+            A model is flagged when the posterior mean of its general capability differs
+            from its family line by more than ``threshold`` predictive sds
+            (``sqrt(sigma^2 + tau^2)`` for a family of one, whose own effect is not
+            evidence).
+        tail : float
+            An observation is flagged when it lies in the outer ``tail`` of its posterior
+            predictive distribution on either side.
+
+        Returns
+        -------
+        dict
+            ``models``: list of dicts (model, family, z), ``observations``: list of dicts
+            (model, benchmark, observed, predictive median, tail probability).
+        """
+        from bayes_scaling.diagnostics import find_outliers
+
+        return find_outliers(self, threshold=threshold, tail=tail)
+
+    def summary_dict(self) -> dict[str, Any]:
+        """Everything ``bayes-scaling summary --json`` prints."""
+        d = self.diagnostics
+        out = self.outliers()
+        data = self.data
+        return {
+            "spec": self.spec.name,
+            "max_rhat": d.max_rhat,
+            "min_ess_bulk": d.min_ess_bulk,
+            "min_ess_tail": d.min_ess_tail,
+            "divergences": d.divergences,
+            "min_bfmi": d.min_bfmi,
+            "seconds": d.seconds,
+            "n_models": int(data.sizes["model"]),
+            "n_families": len(set(map(str, data["family"].to_numpy()))),
+            "n_benchmarks": int(data.sizes["benchmark"]),
+            "n_obs": int(self.tree["observed_data"]["score"].size),
+            "warnings": d.messages(),
+            "outliers": sorted({o["model"] for o in out["models"]}),
+            "outlier_observations": [
+                f"{o['model']} | {o['benchmark']}" for o in out["observations"]
+            ],
+            "anchors": list(self.anchors),
+            "sampler": self.tree.attrs.get("sampler"),
+            "seed": self.tree.attrs.get("seed"),
+            "version": self.tree.attrs.get("bayes_scaling_version"),
+        }
+
+    # ---------------------------------------------------------------- prediction
+    def predictive_draws(
+        self,
+        capability: xr.DataArray,
+        columns: Sequence[str],
+        rng: np.random.Generator,
+        *,
+        noise: bool = True,
+    ) -> xr.DataArray:
+        """Scores implied by capability draws, on the [0, 1] scale of each column.
+
+        Parameters
+        ----------
+        capability : xarray.DataArray
+            Draws over (``sample``, ``model``, ``capability``), ``sample`` aligned with
+            :meth:`draws` (general axis centred, as in the posterior).
+        columns : sequence of str
+            Benchmarks and/or targets of the fit.
+        rng : numpy.random.Generator
+            Source of measurement noise (only used when ``noise``).
+        noise : bool
+            Include measurement noise (posterior predictive) or return the expected score.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims (``sample``, ``model``, ``column``).
+        """
+        params = self._column_params(columns)
+        # Positional arithmetic: ``sample`` coords of the caller's draws may be a subset
+        # or a relabelling of this fit's, and xarray would align them by label.
+        centre = self.draws("S").mean("model").transpose("sample", "capability").to_numpy()
+        cap = capability.transpose("sample", "model", "capability").to_numpy() - centre[:, None, :]
+        eta = params["intercept"][:, None, :] + np.einsum("smk,sck->smc", cap, params["weights"])
+        p = params["floor"] + (params["ceiling"] - params["floor"]) / (1 + np.exp(-eta))
+        if noise:
+            phi = 1.0 / (2.0 * params["noise"][:, None, :]) ** 2 - 1.0
+            # Sample on the expected-score scale: Beta noise, then binomial sampling
+            # for count columns (beta-binomial); binomial specs skip the Beta step.
+            pp = np.clip(p, EPS, 1 - EPS)
+            if self.spec.measurement == "binomial":
+                lat = np.where(
+                    np.isfinite(params["n_items"]), pp, rng.beta(pp * phi, (1 - pp) * phi)
+                )
+            else:
+                lat = rng.beta(pp * phi, (1 - pp) * phi)
+            n = params["n_items"]
+            counted = np.isfinite(n)
+            if counted.any():
+                n_int = np.where(counted, n, 1).astype(np.int64)
+                draws = rng.binomial(np.broadcast_to(n_int, lat.shape), lat) / n_int
+                lat = np.where(counted, draws, lat)
+            p = lat
+        return xr.DataArray(
+            p,
+            dims=("sample", "model", "column"),
+            coords={"model": capability["model"].to_numpy(), "column": list(columns)},
+        )
+
+    def _column_params(self, columns: Sequence[str]) -> dict[str, np.ndarray]:
+        post_b = self.draws("b")
+        bench = list(post_b["benchmark"].to_numpy())
+        targets = (
+            list(self.posterior["target"].to_numpy()) if "target" in self.posterior.dims else []
+        )
+        data = self.data
+        tdata = self.targets
+        inter, weights, noise, floor, ceiling, n_items = [], [], [], [], [], []
+        for c in columns:
+            if c in bench:
+                inter.append(post_b.sel(benchmark=c).to_numpy())
+                weights.append(self.draws("loadings").sel(benchmark=c).to_numpy())
+                noise.append(self.draws("noise").sel(benchmark=c).to_numpy())
+                row = data.sel(benchmark=c)
+            elif c in targets:
+                inter.append(self.draws("target_intercept").sel(target=c).to_numpy())
+                weights.append(self.draws("target_weights").sel(target=c).to_numpy())
+                noise.append(self.draws("target_noise").sel(target=c).to_numpy())
+                row = tdata.sel(benchmark=c)  # type: ignore[union-attr]
+            else:
+                raise BayesScalingError(
+                    f"column {c!r} is neither a benchmark nor a target of this fit"
+                )
+            floor.append(float(row["floor"]))
+            ceiling.append(float(row["ceiling"]))
+            n = float(row["n_items"]) if c in bench else np.nan
+            n_items.append(n)
+        return {
+            "intercept": np.stack(inter, axis=-1),
+            "weights": np.stack(weights, axis=1),
+            "noise": np.stack(noise, axis=-1),
+            "floor": np.asarray(floor),
+            "ceiling": np.asarray(ceiling),
+            "n_items": np.asarray(n_items),
+        }
+
+    def capability_from_compute(
+        self,
+        family: Sequence[str],
+        log10_flops: Sequence[float],
+        rng: np.random.Generator,
+        names: Sequence[str] | None = None,
+    ) -> xr.DataArray:
+        """Capability draws of (possibly unreleased) models from family and compute alone.
+
+        A family of the fit uses its own posterior effect; an unseen family draws its
+        effect from the population ``Normal(0, tau)``, which widens the interval honestly.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims (``sample``, ``model``, ``capability``), general axis centred as in the
+            posterior.
+        """
+        alpha = self.draws("alpha")
+        tau = self.draws("tau").to_numpy()
+        n_s = alpha.sizes["sample"]
+        k = alpha.sizes["capability"]
+        fams = list(alpha["family"].to_numpy())
+        sigma = self.draws("sigma").to_numpy() if "sigma" in self.posterior else np.zeros(n_s)
+        slope = self.draws("slope") if "slope" in self.posterior else None
+        out = np.empty((n_s, len(family), k))
+        for i, (f, lf) in enumerate(zip(family, log10_flops, strict=True)):
+            if f in fams:
+                a = alpha.sel(family=f).to_numpy()
+                sl = slope.sel(family=f).to_numpy() if slope is not None else 1.0
+            else:
+                a = rng.normal(size=(n_s, k)) * tau
+                if slope is not None:
+                    tau_s = self.draws("tau_slope").to_numpy()
+                    sl = 1.0 + rng.normal(size=n_s) * tau_s
+                else:
+                    sl = 1.0
+            resid_sd = np.concatenate([sigma[:, None], np.ones((n_s, k - 1))], axis=1)
+            if self.spec.compute_only:
+                resid_sd = np.zeros((n_s, k))
+            cap = a + resid_sd * rng.normal(size=(n_s, k))
+            cap[:, 0] += sl * (float(lf) - self.x_mean)
+            out[:, i, :] = cap
+        labels = (
+            list(names)
+            if names is not None
+            else [f"{f}@{lf:.2f}" for f, lf in zip(family, log10_flops, strict=True)]
+        )
+        return xr.DataArray(
+            out,
+            dims=("sample", "model", "capability"),
+            coords={"model": labels, "capability": alpha["capability"].to_numpy()},
+        )
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fit to one netCDF file atomically (posterior, data, spec, hash)."""
+        path = Path(path)
+        tree = self.tree.copy()
+        tree.attrs["content_hash"] = content_hash(tree)
+        with atomic_path(path) as tmp:
+            tree.to_netcdf(tmp, engine="h5netcdf")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, spec: str | ModelSpec | None = None) -> FitResults:
+        """Read a fit written by :meth:`save`, refusing altered or foreign files.
+
+        Parameters
+        ----------
+        path : path-like
+            The results file.
+        spec : str or ModelSpec, optional
+            If given, the file must have been fitted with exactly this spec.
+
+        Raises
+        ------
+        ResultsFileError
+            Not a results file, altered since it was written, or another spec.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ResultsFileError(f"{path}: no such results file")
+        try:
+            tree = xr.open_datatree(path, engine="h5netcdf").load()
+        except Exception as exc:
+            raise ResultsFileError(
+                f"{path}: not a bayes_scaling results file ({type(exc).__name__})"
+            ) from None
+        attrs = tree.attrs
+        if "spec" not in attrs or "content_hash" not in attrs:
+            raise ResultsFileError(f"{path}: not a bayes_scaling results file (no spec or hash)")
+        stored = attrs["content_hash"]
+        if content_hash(tree) != stored:
+            raise ResultsFileError(
+                f"{path}: content hash mismatch; the file was altered after it was written"
+            )
+        file_spec = spec_from_dict(json.loads(attrs["spec"]), source=str(path))
+        if file_spec.hash() != attrs.get("spec_hash"):
+            raise ResultsFileError(f"{path}: spec hash mismatch; the stored spec was altered")
+        if spec is not None:
+            want = load_spec(spec)
+            if want.hash() != file_spec.hash():
+                raise ResultsFileError(
+                    f"{path}: fitted with spec {file_spec.name!r}, not {want.name!r}"
+                )
+        return cls(tree=tree, spec=file_spec)
+
+
+def summarise(da: xr.DataArray, level: float = 0.9) -> xr.Dataset:
+    """Posterior mean and equal-tailed ``level`` interval with explicit quantiles.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.arange(100.0).reshape(1, 100), dims=("chain", "draw"))
+    >>> float(summarise(da, 0.9)["lower"])
+    4.95
+    """
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    q = da.quantile([lo, hi], dim=("chain", "draw"))
+    out = xr.Dataset(
+        {
+            "mean": da.mean(("chain", "draw")),
+            "lower": q.sel(quantile=lo, drop=True),
+            "upper": q.sel(quantile=hi, drop=True),
+        }
+    )
+    out.attrs["level"] = level
+    return out
+
+
+def content_hash(tree: xr.DataTree) -> str:
+    """sha256 over every variable's values and the stamped attributes (except the hash)."""
+    h = hashlib.sha256()
+    for node in sorted(tree.subtree, key=lambda n: n.path):
+        ds = node.to_dataset()
+        h.update(node.path.encode())
+        for name in sorted(map(str, ds.variables)):
+            var = ds[name]
+            h.update(name.encode())
+            h.update(str(var.dims).encode())
+            values = var.to_numpy()
+            if values.dtype.kind in "OUS":
+                h.update("\x1f".join(map(str, values.ravel())).encode())
+            else:
+                h.update(np.ascontiguousarray(values.astype(np.float64)).tobytes())
+    for key in sorted(tree.attrs):
+        if key != "content_hash":
+            h.update(f"{key}={tree.attrs[key]}".encode())
+    return h.hexdigest()
+
+
+class CapabilityModel:
+    """The hierarchical Bayesian capability model of one spec.
+
+    Parameters
+    ----------
+    spec : str, path or ModelSpec
+        Bundled spec name (``"k3"``, the default), a spec TOML file, or a spec object.
+
+    Examples
+    --------
+    >>> CapabilityModel("k2").spec.capabilities
+    2
+    """
+
+    def __init__(self, spec: str | Path | ModelSpec = DEFAULT_SPEC) -> None:
+        self.spec = load_spec(spec)
+
+    def inputs(self, data: xr.Dataset, targets: xr.Dataset | None = None) -> ModelInputs:
+        """Index arrays for ``data`` (see :func:`bayes_scaling.model.build_inputs`)."""
+        return build_inputs(data, self.spec, targets)
+
+    def build(self, data: xr.Dataset, targets: xr.Dataset | None = None):
+        """The PyMC model for ``data`` without sampling."""
+        return build_model(self.inputs(data, targets), self.spec)
+
+    def fit(
+        self,
+        data: xr.Dataset,
+        targets: xr.Dataset | None = None,
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        cores: int | None = None,
+        sampler: Sampler = "nutpie",
+        seed: int = 0,
+        progress: bool = False,
+        warn: bool = True,
+    ) -> FitResults:
+        """Sample the posterior and return a :class:`FitResults`.
+
+        Parameters
+        ----------
+        data : xarray.Dataset
+            Tidy benchmark dataset; NaN cells are unobserved.
+        targets : xarray.Dataset, optional
+            Downstream metrics fitted jointly (same tidy form, dim ``model`` a subset).
+        draws, tune, chains : int
+            Posterior draws and tuning steps per chain, and number of chains.
+        cores : int, optional
+            Parallel chains (default: all cores, at most ``chains``).
+        sampler : {"nutpie", "pymc", "numpyro"}
+            NUTS implementation. ``numpyro`` needs the ``numpyro`` extra.
+        seed : int
+            Same seed, same numbers.
+        progress : bool
+            Show the sampler's progress bar.
+        warn : bool
+            Emit a :class:`~bayes_scaling.diagnostics.SamplerWarning` naming offending
+            parameters when R-hat > 1.01, ESS < 400 or any divergence.
+        """
+        import os
+
+        import pymc as pm
+
+        if sampler not in SAMPLERS:
+            raise BayesScalingError(
+                f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}"
+            )
+        inputs = self.inputs(data, targets)
+        model = build_model(inputs, self.spec)
+        cores = cores or min(chains, os.cpu_count() or 1)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            warnings.simplefilter("ignore", category=FutureWarning)
+            if sampler == "nutpie":
+                import nutpie
+
+                compiled = nutpie.compile_pymc_model(model)
+                tree = nutpie.sample(
+                    compiled,
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    cores=cores,
+                    seed=seed,
+                    progress_bar=progress,
+                    adaptation="low_rank",
+                )
+            else:
+                if sampler == "numpyro":
+                    try:
+                        import numpyro  # noqa: F401
+                    except ImportError:
+                        raise BayesScalingError(
+                            "sampler 'numpyro' needs the numpyro extra: pip install 'bayes-scaling[numpyro]'"
+                        ) from None
+                tree = pm.sample(
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    cores=cores,
+                    random_seed=seed,
+                    progressbar=progress,
+                    model=model,
+                    nuts_sampler=sampler,
+                    compute_convergence_checks=False,
+                )
+            seconds = time.perf_counter() - start
+            tree = pm.compute_log_likelihood(tree, model=model, progressbar=False)
+        tree = _assemble(
+            tree,
+            inputs,
+            data,
+            targets,
+            self.spec,
+            sampler=sampler,
+            seed=seed,
+            seconds=seconds,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+        )
+        fit = FitResults(tree=tree, spec=self.spec)
+        if warn:
+            fit.diagnostics.warn()
+        return fit
+
+    def load(self, path: str | Path) -> FitResults:
+        """Load a results file, refusing one fitted with another spec."""
+        return FitResults.load(path, spec=self.spec)
+
+
+def _assemble(
+    tree: xr.DataTree,
+    inputs: ModelInputs,
+    data: xr.Dataset,
+    targets: xr.Dataset | None,
+    spec: ModelSpec,
+    **stamp: Any,
+) -> xr.DataTree:
+    """Normalise a sampler's DataTree into the package's results layout."""
+    posterior = align_signs(tree["posterior"].to_dataset(), inputs.anchors)
+    is_count = inputs.is_count
+    obs = inputs.coords()["obs"]
+    ll = tree["log_likelihood"].to_dataset()
+    sample_dims = ("chain", "draw")
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"], len(obs))
+    merged = np.empty(shape)
+    if "y_count" in ll:
+        merged[..., is_count] = ll["y_count"].transpose(*sample_dims, ...).to_numpy()
+    if "y_cont" in ll:
+        merged[..., ~is_count] = ll["y_cont"].transpose(*sample_dims, ...).to_numpy()
+    model_names, column_names = inputs.obs_labels
+    obs_coords = {
+        "obs": obs,
+        "obs_model": ("obs", model_names.astype(str)),
+        "obs_column": ("obs", column_names.astype(str)),
+    }
+    log_lik = xr.Dataset(
+        {"score": (("chain", "draw", "obs"), merged)},
+        coords={"chain": posterior["chain"], "draw": posterior["draw"], **obs_coords},
+    )
+    observed = xr.Dataset({"score": ("obs", inputs.y)}, coords=obs_coords)
+    constant = xr.Dataset(
+        {
+            "n_items": ("obs", inputs.n_items[inputs.obs_column]),
+            "floor": ("obs", inputs.floor[inputs.obs_column]),
+            "ceiling": ("obs", inputs.ceiling[inputs.obs_column]),
+        },
+        coords=obs_coords,
+    )
+    stats = tree["sample_stats"].to_dataset()
+    keep = [
+        v
+        for v in (
+            "diverging",
+            "energy",
+            "step_size",
+            "tree_depth",
+            "depth",
+            "n_steps",
+            "lp",
+            "logp",
+        )
+        if v in stats
+    ]
+    stats = stats[keep]
+    groups: dict[str, xr.Dataset] = {
+        "posterior": posterior,
+        "sample_stats": stats,
+        "log_likelihood": log_lik,
+        "observed_data": observed,
+        "constant_data": constant,
+        "data": data,
+    }
+    if targets is not None:
+        groups["targets"] = targets
+    out = xr.DataTree.from_dict(groups)
+    out.attrs.update(
+        {
+            "spec": spec.to_json(),
+            "spec_name": spec.name,
+            "spec_hash": spec.hash(),
+            "bayes_scaling_version": __version__,
+            "anchors": json.dumps(list(inputs.anchors)),
+            "x_mean": inputs.x_mean,
+            "x_sd": inputs.x_sd,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **{k: (v if not isinstance(v, bool) else int(v)) for k, v in stamp.items()},
+        }
+    )
+    return out
+
+
+def observed_frame(fit: FitResults) -> pd.DataFrame:
+    """Observed scores of a fit as a long table (model, column, score)."""
+    obs = fit.tree["observed_data"].to_dataset()
+    return pd.DataFrame(
+        {
+            "model": obs["obs_model"].to_numpy(),
+            "column": obs["obs_column"].to_numpy(),
+            "score": obs["score"].to_numpy(),
+        }
+    )

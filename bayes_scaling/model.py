@@ -1,0 +1,419 @@
+"""The capability model as a pure function from data and spec to a PyMC graph.
+
+:func:`build_inputs` turns a tidy dataset (and optional downstream targets) into index
+arrays; :func:`build_model` builds the graph from those arrays. Nothing here samples.
+
+Structure (priors in :mod:`bayes_scaling.priors`)::
+
+    p_mc   = floor_c + (ceiling_c - floor_c) * sigmoid(b_c + lambda_c . (S_m - mean_m S))
+    S_m1   = alpha_f1 + x_m + sigma * e_m1     general capability, decades of effective compute
+    S_mk   = alpha_fk + e_mk                   specialisations, k = 2..K
+    counts ~ BetaBinomial(n_c, p, rho_c)       (or Binomial) when the column has items
+    score  ~ Beta(p, rho_c)                    continuous columns and downstream targets
+
+Identifiability: the general loadings are positive and the general axis has slope one on
+log-compute, which fixes its sign, scale and the split between the general axis and the
+specialisations; an anchor benchmark per axis with zeros above it (lower-triangular)
+removes rotations among axes; the sign of each specialisation axis is fixed after
+sampling by making its anchor's loading positive (the posterior is symmetric under that
+flip, so relabelling is exact and HMC never has to cross a hard boundary at zero).
+
+Examples
+--------
+>>> from bayes_scaling import datasets
+>>> from bayes_scaling.specs import load_spec
+>>> inputs = build_inputs(datasets.load("base-llm"), load_spec("k2"))
+>>> inputs.anchors
+('MMLU', 'GSM8K')
+>>> model = build_model(inputs, load_spec("k2"))
+>>> sorted(model.coords)[:3]
+['benchmark', 'capability', 'family']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.specs import ModelSpec
+
+#: Continuous scores are squeezed into (EPS, 1 - EPS) so that exact 0 and 1 stay finite.
+EPS = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInputs:
+    """Arrays that define one fit; everything :func:`build_model` needs.
+
+    Columns are the benchmarks followed by the downstream targets (if any). Observations
+    are the non-missing (model, column) cells in row-major order.
+    """
+
+    models: tuple[str, ...]
+    families: tuple[str, ...]
+    family_index: np.ndarray
+    benchmarks: tuple[str, ...]
+    targets: tuple[str, ...]
+    floor: np.ndarray
+    ceiling: np.ndarray
+    n_items: np.ndarray
+    x: np.ndarray
+    x_mean: float
+    x_sd: float
+    obs_model: np.ndarray
+    obs_column: np.ndarray
+    y: np.ndarray
+    anchors: tuple[str, ...]
+    capabilities: int
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Benchmarks then targets."""
+        return self.benchmarks + self.targets
+
+    @property
+    def has_compute(self) -> np.ndarray:
+        """Boolean mask of models with known training compute."""
+        return np.isfinite(self.x)
+
+    @property
+    def is_count(self) -> np.ndarray:
+        """Per observation: is it modelled as a count of items?"""
+        return np.isfinite(self.n_items[self.obs_column])
+
+    @property
+    def obs_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """(model name, column name) of every observation."""
+        return (
+            np.asarray(self.models, dtype=object)[self.obs_model],
+            np.asarray(self.columns, dtype=object)[self.obs_column],
+        )
+
+    def coords(self) -> dict[str, list[str]]:
+        """Named coordinates of the graph (ArviZ dims)."""
+        out = {
+            "model": list(self.models),
+            "family": list(self.families),
+            "benchmark": list(self.benchmarks),
+            "capability": capability_names(self.capabilities),
+            "obs": [f"{m} | {c}" for m, c in zip(*self.obs_labels, strict=True)],
+        }
+        if self.targets:
+            out["target"] = list(self.targets)
+        return out
+
+
+def capability_names(k: int) -> list[str]:
+    """Names of the capability axes: ``general`` then ``spec1``, ``spec2``, ...
+
+    Examples
+    --------
+    >>> capability_names(3)
+    ['general', 'spec1', 'spec2']
+    """
+    return ["general"] + [f"spec{i}" for i in range(1, k)]
+
+
+def _logit_matrix(data: xr.Dataset) -> np.ndarray:
+    score = data["score"].transpose("model", "benchmark").to_numpy()
+    floor = data["floor"].to_numpy()
+    ceiling = data["ceiling"].to_numpy()
+    frac = np.clip((score - floor) / (ceiling - floor), 0.02, 0.98)
+    return np.log(frac / (1 - frac))
+
+
+def choose_anchors(data: xr.Dataset, k: int) -> tuple[str, ...]:
+    """Pick one anchor benchmark per capability axis from a PCA of the logit scores.
+
+    The general axis is anchored on the benchmark that loads most purely on the first
+    component; axis k on the benchmark with the largest loading on component k among
+    those not yet used. Only benchmarks observed on at least half the models qualify, so
+    an anchor's loading is well determined and sign flips are unambiguous; continuous
+    scores are not eligible.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        Tidy dataset (see ``docs/architecture.md``).
+    k : int
+        Number of capability axes.
+
+    Returns
+    -------
+    tuple of str
+        ``k`` benchmark names.
+
+    Examples
+    --------
+    >>> from bayes_scaling import datasets
+    >>> choose_anchors(datasets.load("base-llm"), 3)
+    ('MMLU', 'GSM8K', 'HumanEval')
+    """
+    names = [str(b) for b in data["benchmark"].to_numpy()]
+    if k > len(names):
+        raise BayesScalingError(f"{k} capabilities need at least {k} benchmarks, got {len(names)}")
+    z = _logit_matrix(data)
+    observed = np.isfinite(data["score"].transpose("model", "benchmark").to_numpy())
+    means = np.nanmean(np.where(observed, z, np.nan), axis=0)
+    z = np.where(observed, z, means)
+    z = (z - z.mean(0)) / (z.std(0) + 1e-9)
+    _, s, vt = np.linalg.svd(z, full_matrices=False)
+    loadings = vt.T * s
+    # Anchors must be well observed counts: an isolated continuous score (TruthfulQA MC2)
+    # gets a principal component of its own without being a common capability.
+    eligible = (observed.mean(0) >= 0.5) & np.isfinite(data["n_items"].to_numpy())
+    chosen: list[int] = []
+    for axis in range(k):
+        comm = (loadings[:, : max(k, 3)] ** 2).sum(1) + 1e-12
+        purity = loadings[:, axis] ** 2 / comm if axis == 0 else np.abs(loadings[:, axis])
+        order = np.argsort(-purity, kind="stable")
+        pick = next((j for j in order if eligible[j] and j not in chosen), None)
+        if pick is None:
+            pick = next(j for j in order if j not in chosen)
+        chosen.append(int(pick))
+    return tuple(names[j] for j in chosen)
+
+
+def build_inputs(
+    data: xr.Dataset,
+    spec: ModelSpec,
+    targets: xr.Dataset | None = None,
+) -> ModelInputs:
+    """Arrays for one fit from a tidy dataset and optional downstream targets.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        Standard benchmarks (tidy dataset). Hidden cells are simply NaN.
+    spec : ModelSpec
+        Which model.
+    targets : xarray.Dataset, optional
+        Downstream metrics in the same tidy form (``score`` on [0, 1] with ``floor`` and
+        ``ceiling`` coords); its models must be a subset of ``data``'s.
+
+    Returns
+    -------
+    ModelInputs
+    """
+    data = data.transpose("model", "benchmark")
+    models = tuple(str(m) for m in data["model"].to_numpy())
+    fam = np.asarray([str(f) for f in data["family"].to_numpy()])
+    families, family_index = np.unique(fam, return_inverse=True)
+    flops = data["flops"].to_numpy().astype(float)
+    logf = np.log10(np.where(flops > 0, flops, np.nan))
+    if spec.compute_only and not np.isfinite(logf).all():
+        missing = [m for m, v in zip(models, logf, strict=True) if not np.isfinite(v)]
+        raise BayesScalingError(
+            f"the compute-only law needs training compute for every model; "
+            f"{len(missing)} lack it (e.g. {missing[0]}); drop them first"
+        )
+    if not np.isfinite(logf).any():
+        raise BayesScalingError(
+            "no model has known training compute; the capability model needs some"
+        )
+    x_mean = float(np.nanmean(logf))
+    x_sd = float(np.nanstd(logf)) or 1.0
+
+    score = data["score"].to_numpy()
+    floor = data["floor"].to_numpy().astype(float)
+    ceiling = data["ceiling"].to_numpy().astype(float)
+    n_items = data["n_items"].to_numpy().astype(float)
+    target_names: tuple[str, ...] = ()
+    if targets is not None:
+        targets = targets.transpose("model", "benchmark")
+        unknown = sorted(set(map(str, targets["model"].to_numpy())) - set(models))
+        if unknown:
+            raise BayesScalingError(f"target model {unknown[0]!r} has no benchmark data")
+        t = targets.reindex(model=list(models))
+        score = np.concatenate([score, t["score"].to_numpy()], axis=1)
+        floor = np.concatenate([floor, t["floor"].to_numpy().astype(float)])
+        ceiling = np.concatenate([ceiling, t["ceiling"].to_numpy().astype(float)])
+        # Downstream metrics rarely come with item counts: continuous likelihood.
+        n_items = np.concatenate([n_items, np.full(t.sizes["benchmark"], np.nan)])
+        target_names = tuple(str(c) for c in t["benchmark"].to_numpy())
+
+    obs_model, obs_column = np.nonzero(np.isfinite(score))
+    y = score[obs_model, obs_column]
+    k = spec.n_capabilities
+    anchors = spec.anchors[:k] if spec.anchors else choose_anchors(data, k)
+    bench_names = tuple(str(b) for b in data["benchmark"].to_numpy())
+    for a in anchors:
+        if a not in bench_names:
+            raise BayesScalingError(
+                f"spec {spec.name!r}: anchor {a!r} is not a benchmark of the data"
+            )
+    if len(anchors) != k:
+        raise BayesScalingError(f"spec {spec.name!r} needs {k} anchors, got {len(anchors)}")
+    return ModelInputs(
+        models=models,
+        families=tuple(str(f) for f in families),
+        family_index=family_index.astype(np.int64),
+        benchmarks=bench_names,
+        targets=target_names,
+        floor=floor,
+        ceiling=ceiling,
+        n_items=n_items,
+        x=logf - x_mean,
+        x_mean=x_mean,
+        x_sd=x_sd,
+        obs_model=obs_model.astype(np.int64),
+        obs_column=obs_column.astype(np.int64),
+        y=y.astype(float),
+        anchors=anchors,
+        capabilities=k,
+    )
+
+
+def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
+    """Build the PyMC graph of the capability model (no sampling).
+
+    Parameters
+    ----------
+    inputs : ModelInputs
+        From :func:`build_inputs`.
+    spec : ModelSpec
+        Variant (capabilities, measurement, family slopes, compute-only) and priors.
+
+    Returns
+    -------
+    pymc.Model
+        Observed variables ``y_count`` (dim ``obs_count``) and ``y_cont``
+        (dim ``obs_cont``); :mod:`bayes_scaling.estimator` merges them into ``score``
+        over ``obs``.
+    """
+    pri = spec.priors
+    k = inputs.capabilities
+    n_bench = len(inputs.benchmarks)
+    n_fam = len(inputs.families)
+    has = inputs.has_compute
+    x = np.where(has, inputs.x, 0.0)
+    fi = inputs.family_index
+    coords = inputs.coords()
+    is_count = inputs.is_count
+    coords["obs_count"] = [o for o, c in zip(coords["obs"], is_count, strict=True) if c]
+    coords["obs_cont"] = [o for o, c in zip(coords["obs"], is_count, strict=True) if not c]
+
+    with pm.Model(coords=coords) as model:
+        # --- capabilities -------------------------------------------------------------
+        tau = pm.HalfNormal("tau", pri.tau_sd, dims="capability")
+        if n_fam > 1:
+            # ZeroSumNormal constrains its *last* axis: families.
+            z_alpha = pm.ZeroSumNormal(
+                "z_alpha", 1.0, dims=("capability", "family"), n_zerosum_axes=1
+            )
+        else:
+            z_alpha = pt.zeros((k, 1))
+        alpha = pm.Deterministic("alpha", (z_alpha * tau[:, None]).T, dims=("family", "capability"))
+        slope = pt.ones(())
+        if spec.family_slopes:
+            tau_slope = pm.HalfNormal("tau_slope", pri.tau_slope_sd)
+            z_slope = pm.ZeroSumNormal("z_slope", 1.0, dims="family") if n_fam > 1 else pt.zeros(1)
+            family_slope = pm.Deterministic("slope", 1.0 + tau_slope * z_slope, dims="family")
+            slope = family_slope[fi]
+        trend = pt.zeros((len(inputs.models), k))
+        trend = pt.set_subtensor(trend[:, 0], slope * x)
+        if spec.compute_only:
+            S = pm.Deterministic("S", alpha[fi] + trend, dims=("model", "capability"))
+        else:
+            sigma = pm.HalfNormal("sigma", pri.sigma_sd)
+            resid_sd = pt.concatenate([sigma[None], pt.ones(k - 1)])
+            # Models without compute: the population marginal of S (a new family at an
+            # unknown compute), so they are placed by their benchmarks alone.
+            marginal_sd = pt.sqrt(
+                resid_sd**2
+                + tau**2
+                + pt.concatenate([pt.as_tensor([inputs.x_sd**2]), pt.zeros(k - 1)])
+            )
+            loc = pt.where(has[:, None], alpha[fi] + trend, 0.0)
+            scale = pt.where(has[:, None], resid_sd[None, :], marginal_sd[None, :])
+            S = pm.Normal("S", loc, scale, dims=("model", "capability"))
+
+        # --- benchmark layer ------------------------------------------------------------
+        mu_b = pm.Normal("mu_b", 0.0, pri.intercept_mu_sd)
+        sd_b = pm.HalfNormal("sd_b", pri.intercept_sd)
+        b = pm.Normal("b", mu_b, sd_b, dims="benchmark")
+        mu_l = pm.Normal("mu_l", np.log(pri.loading_median), 0.5)
+        sd_l = pm.HalfNormal("sd_l", pri.loading_log_sd)
+        general = pm.LogNormal("loading_general", mu_l, sd_l, dims="benchmark")
+        cols = [general[:, None]]
+        if k > 1:
+            sd_spec = pm.HalfNormal("sd_specific", pri.specific_loading_sd)
+            raw = pm.Normal("loading_raw", 0.0, 1.0, shape=(n_bench, k - 1))
+            mask = np.ones((n_bench, k - 1))
+            for axis, name in enumerate(inputs.anchors):
+                j = inputs.benchmarks.index(name)
+                mask[j, axis:] = 0.0  # anchor of axis a loads on axes <= a only
+            cols.append(raw * sd_spec * mask)
+        lam = pm.Deterministic(
+            "loadings", pt.concatenate(cols, axis=1), dims=("benchmark", "capability")
+        )
+        log_noise_mu = pm.Normal("log_noise_mu", np.log(pri.noise_median), 0.5)
+        log_noise_sd = pm.HalfNormal("log_noise_sd", pri.noise_log_sd)
+        noise_raw = pm.LogNormal("noise_excess", log_noise_mu, log_noise_sd, dims="benchmark")
+        noise = pm.Deterministic("noise", pri.noise_floor + noise_raw, dims="benchmark")
+
+        intercepts, weights, noises = b, lam, noise
+        if inputs.targets:
+            a_t = pm.Normal("target_intercept", 0.0, pri.target_intercept_sd, dims="target")
+            w_gen = pm.HalfNormal("target_weight_general", pri.target_slope_sd, dims="target")
+            w_cols = [w_gen[:, None]]
+            if k > 1:
+                w_cols.append(
+                    pm.Normal(
+                        "target_weight_specific",
+                        0.0,
+                        pri.target_specific_sd,
+                        shape=(len(inputs.targets), k - 1),
+                    )
+                )
+            w = pm.Deterministic(
+                "target_weights", pt.concatenate(w_cols, axis=1), dims=("target", "capability")
+            )
+            t_noise = pm.LogNormal(
+                "target_noise", np.log(pri.target_noise_median), 0.7, dims="target"
+            )
+            intercepts = pt.concatenate([b, a_t])
+            weights = pt.concatenate([lam, w], axis=0)
+            noises = pt.concatenate([noise, t_noise])
+
+        # --- measurement ----------------------------------------------------------------
+        mi, ci = inputs.obs_model, inputs.obs_column
+        centred = S - S.mean(axis=0, keepdims=True)
+        eta = intercepts[ci] + (centred[mi] * weights[ci]).sum(axis=-1)
+        floor = inputs.floor[ci]
+        ceiling = inputs.ceiling[ci]
+        p = floor + (ceiling - floor) * pm.math.sigmoid(eta)
+        # noise is the sd at p = 0.5 beyond sampling: rho = (2 * noise)^2 is the
+        # beta-binomial's intra-class correlation, phi = 1 / rho - 1 its precision.
+        phi = 1.0 / (2.0 * noises[ci]) ** 2 - 1.0
+        if is_count.any():
+            n = inputs.n_items[ci][is_count].astype(np.int64)
+            counts = np.clip(np.round(inputs.y[is_count] * n), 0, n).astype(np.int64)
+            pc = p[is_count]
+            if spec.measurement == "binomial":
+                pm.Binomial("y_count", n=n, p=pc, observed=counts, dims="obs_count")
+            else:
+                pm.BetaBinomial(
+                    "y_count",
+                    alpha=pc * phi[is_count],
+                    beta=(1 - pc) * phi[is_count],
+                    n=n,
+                    observed=counts,
+                    dims="obs_count",
+                )
+        if (~is_count).any():
+            yc = np.clip(inputs.y[~is_count], EPS, 1 - EPS)
+            pcont = p[~is_count]
+            pm.Beta(
+                "y_cont",
+                alpha=pcont * phi[~is_count],
+                beta=(1 - pcont) * phi[~is_count],
+                observed=yc,
+                dims="obs_cont",
+            )
+    return model

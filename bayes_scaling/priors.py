@@ -1,0 +1,100 @@
+"""Every prior of the capability model, in one place.
+
+The model (see :mod:`bayes_scaling.model` and ``docs/model.md``) is
+
+.. code-block:: text
+
+    p_mj    = floor_j + (ceiling_j - floor_j) * sigmoid(b_j + lambda_j . (S_m - mean(S)))
+    S_m1    ~ Normal(alpha_f(m),1 + x_m, sigma)           (x_m = centred log10 FLOPs)
+    S_mk    ~ Normal(alpha_f(m),k, 1)                   (k = 2..K, specialisations)
+    S_m     ~ population marginal                       (models without compute)
+    alpha_f = tau * z_f,  z ~ ZeroSumNormal over families (new families: Normal(0, tau))
+
+The general capability S_1 is measured in *decades of effective compute*: its slope on
+log10 FLOPs is fixed to one, so ``alpha_f`` is directly a family's compute efficiency in
+decades, and ``sigma`` is the spread of models around their family's line. The
+specialisation axes 2..K have unit residual scale. These choices pin the scale of every
+axis, and the loadings carry the units. Every default below is *weakly informative on the logit
+scale*: a prior predictive check (``tests/test_model_graph.py``) shows the implied
+scores spread over [floor, 1] without piling up at either edge.
+
+Examples
+--------
+>>> Priors().sigma_sd
+1.0
+>>> Priors(noise_median=0.01).noise_median
+0.01
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Priors:
+    """Hyper-parameters of the capability model's priors.
+
+    Attributes
+    ----------
+    sigma_sd : float
+        Half-normal scale of ``sigma``, the residual sd (decades) of a model's general
+        capability around its family's compute line.
+    tau_sd : float
+        Half-normal scale of ``tau``, the sd of family intercepts (per capability; decades
+        of compute for the general axis).
+    tau_slope_sd : float
+        Half-normal scale of the sd of family-specific slopes (``family_slopes`` specs).
+    intercept_mu_sd : float
+        Normal scale of the mean benchmark intercept ``mu_b`` (logit units).
+    intercept_sd : float
+        Half-normal scale of the spread ``sd_b`` of benchmark intercepts around ``mu_b``.
+    loading_median : float
+        Prior median of the general-capability loadings, logit units per decade of
+        effective compute (log-normal, pooled across benchmarks; positive so that every
+        benchmark rises with the general axis).
+    loading_log_sd : float
+        Half-normal scale of the spread of log general loadings across benchmarks.
+    specific_loading_sd : float
+        Half-normal scale of the sd of loadings on capabilities 2..K (shrinks them to 0).
+    noise_median : float
+        Prior median of the per-benchmark protocol noise: the sd of a score at p = 0.5
+        beyond binomial sampling, from prompt formats and harness versions (2 points).
+    noise_floor : float
+        Smallest protocol noise allowed (half a point): without it one benchmark can be
+        "explained perfectly" by a specialisation axis (a Heywood case) and chains split.
+    noise_log_sd : float
+        Half-normal scale of the spread of log noise across benchmarks.
+    target_slope_sd : float
+        Half-normal scale of a downstream target's weight on the general capability
+        (logit units per decade): a target is seen on few models, and steep sigmoids
+        extrapolate with false confidence.
+    target_specific_sd : float
+        Normal scale of a target's weights on the specialisation axes.
+    target_intercept_sd : float
+        Normal scale of a downstream target's intercept (logit units).
+    target_noise_median : float
+        Prior median of a downstream target's noise sd (on its [0, 1] scale).
+    """
+
+    sigma_sd: float = 1.0
+    tau_sd: float = 1.0
+    tau_slope_sd: float = 0.5
+    intercept_mu_sd: float = 1.5
+    intercept_sd: float = 1.5
+    loading_median: float = 1.5
+    loading_log_sd: float = 0.7
+    specific_loading_sd: float = 0.5
+    noise_median: float = 0.02
+    noise_log_sd: float = 0.5
+    noise_floor: float = 0.005
+    target_slope_sd: float = 1.5
+    target_specific_sd: float = 0.5
+    target_intercept_sd: float = 2.0
+    target_noise_median: float = 0.03
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not value > 0:
+                raise ValueError(f"prior {field.name} must be positive, got {value}")

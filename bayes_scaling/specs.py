@@ -1,0 +1,188 @@
+"""Declarative model specs: one TOML file per named variant in ``models/``.
+
+A spec says *which* model to build (number of capabilities, measurement layer, family
+slopes, ...); :mod:`bayes_scaling.priors` says what the priors are and a spec may override
+them by name. Specs are parsed with :mod:`tomllib` (no code is evaluated) and every field is
+checked, so a typo is an error rather than a silently ignored key.
+
+Examples
+--------
+>>> spec = load_spec("k3")
+>>> spec.capabilities, spec.measurement
+(3, 'beta-binomial')
+>>> sorted(available_specs())[:2]
+['compute-only', 'k1']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from bayes_scaling.errors import SpecError
+from bayes_scaling.priors import Priors
+
+Measurement = Literal["binomial", "beta-binomial"]
+_MEASUREMENTS: tuple[str, ...] = ("binomial", "beta-binomial")
+
+DEFAULT_SPEC = "k3"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A named variant of the capability model.
+
+    Parameters
+    ----------
+    name : str
+        Identifier (the TOML file's stem for bundled specs).
+    description : str
+        One sentence shown by ``bayes-scaling compare`` and the report.
+    capabilities : int
+        Number K of latent capabilities (1 to 4). Ignored when ``compute_only``.
+    measurement : {"binomial", "beta-binomial"}
+        Likelihood of benchmarks with a known number of items. Continuous scores (no item
+        count) always use a logit-normal likelihood with a per-benchmark noise scale.
+    family_slopes : bool
+        Whether families also differ in the slope of the general capability on log-compute.
+    compute_only : bool
+        The classical compute scaling law: no latent capabilities, each benchmark a sigmoid
+        of log-FLOPs with family offsets. Models without compute cannot be fitted.
+    anchors : tuple of str
+        Benchmarks that pin capability dimensions 2..K (lower-triangular loadings); empty
+        picks them from the data (see :func:`bayes_scaling.model.choose_anchors`).
+    reference_family : str
+        Family against which efficiency multipliers are reported.
+    priors : Priors
+        Prior hyper-parameters (defaults in :mod:`bayes_scaling.priors`).
+    """
+
+    name: str
+    description: str = ""
+    capabilities: int = 3
+    measurement: Measurement = "beta-binomial"
+    family_slopes: bool = False
+    compute_only: bool = False
+    anchors: tuple[str, ...] = ()
+    reference_family: str = "Llama-2"
+    priors: Priors = dataclasses.field(default_factory=Priors)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.capabilities <= 4:
+            raise SpecError(
+                f"spec {self.name!r}: capabilities must be 1 to 4, got {self.capabilities}"
+            )
+        if self.measurement not in _MEASUREMENTS:
+            raise SpecError(
+                f"spec {self.name!r}: measurement must be one of {', '.join(_MEASUREMENTS)}, "
+                f"got {self.measurement!r}"
+            )
+
+    @property
+    def n_capabilities(self) -> int:
+        """K as used in the graph (1 for the compute-only law)."""
+        return 1 if self.compute_only else self.capabilities
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict, the inverse of :func:`spec_from_dict`."""
+        out = dataclasses.asdict(self)
+        out["anchors"] = list(self.anchors)
+        return out
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys), stored inside results files."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def hash(self) -> str:
+        """sha256 of the canonical JSON; two specs with equal content share it."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def spec_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> ModelSpec:
+    """Build a :class:`ModelSpec` from a parsed mapping, rejecting unknown keys.
+
+    Examples
+    --------
+    >>> spec_from_dict({"name": "tiny", "capabilities": 1}).capabilities
+    1
+    """
+    raw = dict(raw)
+    fields = {f.name for f in dataclasses.fields(ModelSpec)}
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise SpecError(f"{source}: unknown spec field(s) {', '.join(unknown)}")
+    if "name" not in raw:
+        raise SpecError(f"{source}: a spec needs a 'name'")
+    prior_raw = raw.pop("priors", {}) or {}
+    if not isinstance(prior_raw, Mapping):
+        raise SpecError(f"{source}: 'priors' must be a table")
+    prior_fields = {f.name for f in dataclasses.fields(Priors)}
+    bad = sorted(set(prior_raw) - prior_fields)
+    if bad:
+        raise SpecError(f"{source}: unknown prior(s) {', '.join(bad)}")
+    try:
+        priors = Priors(**{k: float(v) for k, v in prior_raw.items()})
+        if "anchors" in raw:
+            raw["anchors"] = tuple(str(a) for a in raw["anchors"])
+        return ModelSpec(**raw, priors=priors)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{source}: {exc}") from None
+
+
+def _spec_dirs() -> list[Path]:
+    dirs = []
+    try:
+        packaged = resources.files("bayes_scaling") / "_models"
+        if packaged.is_dir():
+            dirs.append(Path(str(packaged)))
+    except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - defensive
+        pass
+    repo = Path(__file__).resolve().parents[1] / "models"
+    if repo.is_dir():
+        dirs.append(repo)
+    return dirs
+
+
+def available_specs() -> dict[str, Path]:
+    """Bundled spec names and their files."""
+    found: dict[str, Path] = {}
+    for d in _spec_dirs():
+        for path in sorted(d.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load_spec(name_or_path: str | Path | ModelSpec = DEFAULT_SPEC) -> ModelSpec:
+    """Load a bundled spec by name, or a spec TOML file by path.
+
+    Parameters
+    ----------
+    name_or_path : str, path or ModelSpec
+        ``"k3"``, ``"models/k3.toml"`` or an already built spec (returned unchanged).
+
+    Raises
+    ------
+    SpecError
+        Unknown name, unreadable file or invalid content.
+    """
+    if isinstance(name_or_path, ModelSpec):
+        return name_or_path
+    specs = available_specs()
+    key = str(name_or_path)
+    if key in specs:
+        path = specs[key]
+    else:
+        path = Path(key)
+        if path.suffix != ".toml" or not path.is_file():
+            raise SpecError(f"unknown spec {key!r}; bundled specs: {', '.join(sorted(specs))}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read spec ({exc})") from None
+    return spec_from_dict(raw, source=str(path))
