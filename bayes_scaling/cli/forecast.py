@@ -1,0 +1,116 @@
+"""``bayes-scaling forecast``: predict downstream metrics of held-out models.
+
+The command's options and output columns are a stable contract pinned by
+``tests/test_cli_forecast.py``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from bayes_scaling.cli import app
+from bayes_scaling.data import read_table
+from bayes_scaling.errors import BayesScalingError, DataError
+from bayes_scaling.forecast import DEFAULT_FORECAST_SPEC, forecast, make_target
+from bayes_scaling.io import atomic_path
+
+
+class RouteOption(str, Enum):
+    """Where a held-out model's capabilities come from."""
+
+    benchmarks = "benchmarks"
+    compute = "compute"
+
+
+def _read_target_column(path: Path, metric: str) -> pd.Series:
+    """The metric column of TARGET.csv indexed by model, values as strings."""
+    if not path.is_file():
+        raise DataError(str(path), "no such file")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(str(path), f"cannot read as CSV ({str(exc).splitlines()[0]})") from None
+    if "Model" not in df.columns:
+        raise DataError(str(path), "no 'Model' column", row=0)
+    if metric not in df.columns:
+        cols = [c for c in df.columns if c != "Model"]
+        raise DataError(
+            str(path), f"unknown metric column {metric!r}; columns: {', '.join(cols[:10])}", row=0
+        )
+    dup = df["Model"][df["Model"].duplicated()]
+    if not dup.empty:
+        raise DataError(str(path), f"duplicate model {dup.iloc[0]!r}", row=int(dup.index[0]) + 1, column="Model")
+    values = df.set_index("Model")[metric].replace("", None)
+    return values
+
+
+def _read_test_models(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(str(path), "no such file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(str(path), "not a UTF-8 text file (one model name per line)") from None
+    models = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not models:
+        raise DataError(str(path), "no test models listed (one model name per line)")
+    return models
+
+
+@app.command("forecast")
+def forecast_command(
+    benchmarks: Annotated[Path, typer.Option("--benchmarks", help="Wide benchmark table (BENCH.csv).")],
+    test_models: Annotated[Path, typer.Option("--test-models", help="File with one held-out model name per line.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write PREDS.csv.")],
+    target: Annotated[Path | None, typer.Option("--target", help="Table with Model and the metric column (may be BENCH.csv).")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Metric column of TARGET.csv.")] = None,
+    floor: Annotated[float, typer.Option("--floor", help="Chance level of the metric, in its units.")] = 0.0,
+    ceiling: Annotated[float, typer.Option("--ceiling", help="Top of the metric's scale (e.g. 10 for AgentBench, 100 for %).")] = 1.0,
+    benchmark_cols: Annotated[str | None, typer.Option("--benchmark-cols", help="Comma-separated predictor benchmarks (default: all).")] = None,
+    route: Annotated[RouteOption, typer.Option("--from", help="Place test models by their benchmarks or by family + compute.")] = RouteOption.benchmarks,
+    interval: Annotated[float, typer.Option("--interval", help="Level of the equal-tailed predictive interval.")] = 0.9,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, identical file.")] = 0,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 500,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 500,
+    chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
+    spec: Annotated[str, typer.Option("--spec", help="Model spec (models/*.toml).")] = DEFAULT_FORECAST_SPEC,
+    percent: Annotated[bool, typer.Option("--percent", help="BENCH.csv scores are on 0-100.")] = False,
+) -> None:
+    """Forecast a downstream metric (or, --from compute, the benchmarks) of held-out models.
+
+    Writes PREDS.csv with one row per (model, metric): model, metric, split (train/test),
+    observed, mean, median, lower, upper, in the metric's own units; the interval includes
+    measurement noise.
+    """
+    bench = read_table(benchmarks, percent=percent)
+    tests = _read_test_models(test_models)
+    cols = [c.strip() for c in benchmark_cols.split(",")] if benchmark_cols else None
+    tgt = None
+    if metric is not None:
+        target_path = target or benchmarks
+        raw = _read_target_column(target_path, metric)
+        tgt = make_target(raw, metric, floor, ceiling, source=str(target_path))
+        if target_path == benchmarks and cols is None:
+            cols = [c for c in map(str, bench["benchmark"].to_numpy()) if c != metric]
+    elif target is not None:
+        raise BayesScalingError("--target given without --metric")
+    result = forecast(
+        bench, tgt, tests, route=route.value, benchmark_cols=cols, spec=spec, interval=interval,
+        seed=seed, draws=draws, tune=tune, chains=chains,
+    )
+    with atomic_path(out) as tmp:
+        result.table.to_csv(tmp, index=False, float_format="%.6g")
+    d = result.fit.diagnostics
+    n_test = int((result.table["split"] == "test").sum())
+    typer.echo(
+        f"wrote {out}: {len(result.table)} rows ({n_test} test); "
+        f"max R-hat {d.max_rhat:.3f}, min ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences, "
+        f"{d.seconds:.1f} s sampling"
+    )
+    for msg in d.messages():
+        typer.echo(f"warning: {msg}", err=True)

@@ -1,0 +1,344 @@
+"""Forecasts of downstream metrics with posterior predictive intervals.
+
+A downstream metric (an agentic score, an emergent BIG-bench task, GSM8K with
+chain-of-thought, ...) is fitted *jointly* with the capability model as one more sigmoid
+of the capabilities, so the uncertainty of a held-out model's capabilities flows into its
+forecast. Two routes:
+
+- ``route="benchmarks"``: the held-out model's standard benchmark scores stay in the fit
+  and place its capabilities; only its target is hidden.
+- ``route="compute"``: its benchmark scores are hidden too, so its capabilities come from
+  its family's efficiency and its training compute (an unseen family falls back to the
+  population, with wider intervals).
+
+Examples
+--------
+>>> from bayes_scaling import datasets
+>>> bench = datasets.load("base-llm")
+>>> top = split_compute_above(bench, quantile=0.8)
+>>> len(top) > 0
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.estimator import CapabilityModel, FitResults
+from bayes_scaling.specs import ModelSpec
+
+Route = Literal["benchmarks", "compute"]
+PRED_COLUMNS = ("model", "metric", "split", "observed", "mean", "median", "lower", "upper")
+
+#: Spec used for forecasts unless one is given: two capabilities sample quickly and
+#: forecast as well as three on the bundled backtests (docs/forecasts.md).
+DEFAULT_FORECAST_SPEC = "k2"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A downstream metric in its own units.
+
+    Attributes
+    ----------
+    name : str
+        Column name.
+    values : pandas.Series
+        Raw values indexed by model name (NaN = not measured).
+    floor, ceiling : float
+        Sigmoid asymptotes in the metric's units (chance level and best attainable).
+    """
+
+    name: str
+    values: pd.Series
+    floor: float
+    ceiling: float
+
+    @property
+    def lower(self) -> float:
+        """Bottom of the [0, 1] rescaling: 0, or the floor if it is negative."""
+        return min(0.0, self.floor)
+
+    def to_unit(self, v: np.ndarray | pd.Series | float) -> np.ndarray:
+        """Raw units -> [0, 1]."""
+        return (np.asarray(v, dtype=float) - self.lower) / (self.ceiling - self.lower)
+
+    def from_unit(self, v: np.ndarray | float) -> np.ndarray:
+        """[0, 1] -> raw units."""
+        return self.lower + np.asarray(v, dtype=float) * (self.ceiling - self.lower)
+
+    def dataset(self, models: Sequence[str], hidden: Sequence[str] = ()) -> xr.Dataset:
+        """The target as a tidy dataset over ``models`` with ``hidden`` blanked."""
+        vals = self.values.reindex(list(models)).to_numpy(dtype=float).copy()
+        hide = np.isin(np.asarray(models, dtype=object), np.asarray(list(hidden), dtype=object))
+        vals[hide] = np.nan
+        unit = self.to_unit(vals)
+        return xr.Dataset(
+            {"score": (("model", "benchmark"), unit[:, None])},
+            coords={
+                "model": list(models),
+                "benchmark": [self.name],
+                "floor": ("benchmark", [float(self.to_unit(self.floor))]),
+                "ceiling": ("benchmark", [1.0]),
+                "n_items": ("benchmark", [np.nan]),
+                "lower": ("benchmark", [self.lower]),
+                "upper": ("benchmark", [self.ceiling]),
+            },
+        )
+
+
+def make_target(
+    values: pd.Series, name: str, floor: float, ceiling: float = 1.0, source: str = "<target>"
+) -> Target:
+    """Validate a metric column and wrap it as a :class:`Target`.
+
+    Raises
+    ------
+    BayesScalingError
+        Non-numeric values, values outside ``[min(0, floor), ceiling]``, or
+        ``ceiling <= floor``.
+    """
+    if not ceiling > floor:
+        raise BayesScalingError(f"--ceiling ({ceiling}) must be above --floor ({floor})")
+    nums = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & nums.isna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        model = bad[bad].index[0]
+        raise BayesScalingError(
+            f"{source}, model {model!r}, column {name!r}: value {values[model]!r} is not a number"
+        )
+    lo = min(0.0, floor)
+    out = (nums < lo) | (nums > ceiling)
+    if out.any():
+        model = out[out].index[0]
+        raise BayesScalingError(
+            f"{source}, model {model!r}, column {name!r}: value {nums[model]} is outside the "
+            f"declared range [{lo:g}, {ceiling:g}]; set --floor/--ceiling to the metric's scale"
+        )
+    return Target(name=name, values=nums.astype(float), floor=float(floor), ceiling=float(ceiling))
+
+
+# ------------------------------------------------------------------------------- splits
+def split_compute_above(
+    bench: xr.Dataset, threshold: float | None = None, *, quantile: float | None = None
+) -> list[str]:
+    """Models whose training FLOPs exceed ``threshold`` (or the given quantile).
+
+    Models without known compute are never in the test set of a compute split.
+    """
+    flops = bench["flops"].to_series()
+    known = flops.dropna()
+    if threshold is None:
+        if quantile is None:
+            raise BayesScalingError("give a FLOPs threshold or a quantile")
+        threshold = float(known.quantile(quantile))
+    return [str(m) for m, v in known.items() if v > threshold]
+
+
+def split_top_share(target: Target, share: float, models: Sequence[str] | None = None) -> list[str]:
+    """The best ``share`` of models by the target's observed value (at least one)."""
+    vals = target.values.dropna()
+    if models is not None:
+        vals = vals[vals.index.isin(list(models))]
+    n = max(1, int(round(share * len(vals))))
+    return [str(m) for m in vals.sort_values(ascending=False).index[:n]]
+
+
+def split_family(bench: xr.Dataset, family: str) -> list[str]:
+    """All models of one family (leave-one-family-out)."""
+    fam = bench["family"].to_series()
+    out = [str(m) for m, f in fam.items() if f == family]
+    if not out:
+        raise BayesScalingError(f"no model of family {family!r}")
+    return out
+
+
+# ------------------------------------------------------------------------------- forecast
+@dataclasses.dataclass
+class Forecast:
+    """Predictions of one forecast run, with the fit that made them.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Columns ``model, metric, split, observed, mean, median, lower, upper`` in the
+        metric's own units.
+    fit : FitResults
+        The joint fit (test targets hidden).
+    draws : xarray.DataArray
+        Posterior predictive draws on the [0, 1] scale, dims (sample, model, column).
+    """
+
+    table: pd.DataFrame
+    fit: FitResults
+    draws: xr.DataArray
+
+
+def forecast(
+    bench: xr.Dataset,
+    target: Target | None,
+    test_models: Sequence[str],
+    *,
+    route: Route = "benchmarks",
+    benchmark_cols: Sequence[str] | None = None,
+    spec: str | ModelSpec = DEFAULT_FORECAST_SPEC,
+    interval: float = 0.9,
+    seed: int = 0,
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 4,
+    sampler: Literal["nutpie", "pymc", "numpyro"] = "nutpie",
+    progress: bool = False,
+) -> Forecast:
+    """Fit the capability model with the test models' targets hidden, and predict them.
+
+    Parameters
+    ----------
+    bench : xarray.Dataset
+        Tidy standard-benchmark dataset (predictors), all models.
+    target : Target or None
+        The downstream metric. ``None`` only with ``route="compute"``: then every
+        benchmark column of the test models is predicted.
+    test_models : sequence of str
+        Held-out models; each must be in ``bench``.
+    route : {"benchmarks", "compute"}
+        Whether the test models' benchmark scores stay in the fit.
+    benchmark_cols : sequence of str, optional
+        Predictor benchmarks (default all).
+    spec : str or ModelSpec
+        Model spec (default ``k2``).
+    interval : float
+        Level of the equal-tailed posterior predictive interval (noise included).
+    seed : int
+        Same seed, same file.
+    draws, tune, chains : int
+        Sampler settings.
+
+    Returns
+    -------
+    Forecast
+    """
+    if not 0 < interval < 1:
+        raise BayesScalingError(f"--interval must be between 0 and 1, got {interval}")
+    models_all = [str(m) for m in bench["model"].to_numpy()]
+    test = list(dict.fromkeys(str(m) for m in test_models))
+    missing = [m for m in test if m not in models_all]
+    if missing:
+        raise BayesScalingError(f"test model {missing[0]!r} is not in the benchmark table")
+    if benchmark_cols is not None:
+        unknown = [c for c in benchmark_cols if c not in bench["benchmark"].to_numpy()]
+        if unknown:
+            raise BayesScalingError(f"benchmark column {unknown[0]!r} is not in the benchmark table")
+        bench = bench.sel(benchmark=list(benchmark_cols))
+    if target is None and route != "compute":
+        raise BayesScalingError("--metric is required unless --from compute")
+    if target is not None and target.name in bench["benchmark"].to_numpy():
+        bench = bench.drop_sel(benchmark=[target.name])
+    if route == "compute":
+        no_compute = [m for m in test if not np.isfinite(float(bench["flops"].sel(model=m)))]
+        if no_compute:
+            raise BayesScalingError(
+                f"test model {no_compute[0]!r} has no training compute; it cannot be forecast from compute"
+            )
+
+    fit_bench = bench.copy(deep=True)
+    if route == "compute":
+        fit_bench["score"].loc[{"model": test}] = np.nan
+    # A model is kept when it has at least one benchmark score or is a test model with
+    # compute: the fit then places it from its family and compute alone.
+    has_scores = np.isfinite(fit_bench["score"]).any("benchmark").to_numpy()
+    keep = [m for m, h in zip(models_all, has_scores, strict=True) if h or m in test]
+    fit_bench = fit_bench.sel(model=keep)
+
+    targets_ds = None
+    if target is not None:
+        target_models = [m for m in keep if m in target.values.index]
+        train_vals = target.values.reindex(target_models).drop(index=test, errors="ignore").dropna()
+        if train_vals.empty:
+            raise BayesScalingError(
+                f"no training model has a value of {target.name!r}: the train set is empty"
+            )
+        targets_ds = target.dataset(keep, hidden=test)
+    model = CapabilityModel(spec)
+    fit = model.fit(
+        fit_bench, targets_ds, draws=draws, tune=tune, chains=chains, seed=seed,
+        sampler=sampler, progress=progress,
+    )
+    rng = np.random.default_rng(seed)
+    cap = fit.draws("S")
+    if target is not None:
+        rows_models = [m for m in keep if m in target.values.index or m in test]
+        columns = [target.name]
+    else:
+        rows_models = test
+        columns = [str(c) for c in fit_bench["benchmark"].to_numpy()]
+    pred = fit.predictive_draws(cap.sel(model=rows_models), columns, rng)
+    table = _table(pred, bench, target, test, interval)
+    return Forecast(table=table, fit=fit, draws=pred)
+
+
+def _table(
+    pred: xr.DataArray,
+    bench: xr.Dataset,
+    target: Target | None,
+    test: Sequence[str],
+    interval: float,
+) -> pd.DataFrame:
+    lo_q, hi_q = (1 - interval) / 2, 1 - (1 - interval) / 2
+    rows = []
+    test_set = set(test)
+    for c in map(str, pred["column"].to_numpy()):
+        if target is not None:
+            to_raw = target.from_unit
+            observed = target.values
+        else:
+            lower = float(bench["lower"].sel(benchmark=c))
+            upper = float(bench["upper"].sel(benchmark=c))
+
+            def to_raw(v: np.ndarray, lower: float = lower, upper: float = upper) -> np.ndarray:
+                return lower + np.asarray(v) * (upper - lower)
+
+            observed = pd.Series(
+                to_raw(bench["score"].sel(benchmark=c).to_numpy()),
+                index=[str(m) for m in bench["model"].to_numpy()],
+            )
+        d = pred.sel(column=c).transpose("sample", "model").to_numpy()
+        raw = to_raw(d)
+        q = np.quantile(raw, [0.5, lo_q, hi_q], axis=0)
+        for i, m in enumerate(map(str, pred["model"].to_numpy())):
+            obs = observed.get(m, np.nan)
+            rows.append(
+                {
+                    "model": m,
+                    "metric": c,
+                    "split": "test" if m in test_set else "train",
+                    "observed": float(obs) if obs is not None and np.isfinite(obs) else np.nan,
+                    "mean": float(raw[:, i].mean()),
+                    "median": float(q[0, i]),
+                    "lower": float(q[1, i]),
+                    "upper": float(q[2, i]),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(PRED_COLUMNS))
+
+
+def calibration_report(table: pd.DataFrame, floor: float = 0.0, ceiling: float = 1.0) -> dict[str, float]:
+    """Held-out coverage and MSE of a forecast table (``split == "test"``, observed known).
+
+    MSE is on the normalised scale ``(y - floor) / (ceiling - floor)``; coverage is the
+    share of observed values inside ``[lower, upper]``.
+    """
+    t = table[(table["split"] == "test") & table["observed"].notna()]
+    if t.empty:
+        return {"n": 0, "coverage": float("nan"), "mse": float("nan")}
+    scale = ceiling - floor
+    inside = (t["observed"] >= t["lower"]) & (t["observed"] <= t["upper"])
+    err = ((t["mean"] - t["observed"]) / scale) ** 2
+    return {"n": int(len(t)), "coverage": float(inside.mean()), "mse": float(err.mean())}
