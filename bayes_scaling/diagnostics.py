@@ -129,8 +129,8 @@ def compute_diagnostics(tree: xr.DataTree, seconds: float = float("nan")) -> Dia
         ess_bulk = az.ess(post, method="bulk")
         ess_tail = az.ess(post, method="tail")
     spread = post.std(("chain", "draw"))
-    bad_rhat: list[str] = []
-    bad_ess: list[str] = []
+    bad_rhat: list[tuple[float, str]] = []
+    bad_ess: list[tuple[float, str]] = []
     max_rhat, min_bulk, min_tail = 1.0, np.inf, np.inf
     for name in post.data_vars:
         live = (spread[name] > 1e-12).to_numpy()
@@ -141,10 +141,22 @@ def compute_diagnostics(tree: xr.DataTree, seconds: float = float("nan")) -> Dia
             max_rhat = max(max_rhat, float(np.nanmax(r)))
             min_bulk = min(min_bulk, float(np.nanmin(eb)))
             min_tail = min(min_tail, float(np.nanmin(et)))
-        bad_rhat += _labels(rhat[name].rename(name), np.nan_to_num(r) > RHAT_MAX)
-        bad_ess += _labels(
-            ess_bulk[name].rename(name), np.nan_to_num(np.minimum(eb, et), nan=np.inf) < ESS_MIN
+        r_mask = np.nan_to_num(r) > RHAT_MAX
+        ess = np.nan_to_num(np.minimum(eb, et), nan=np.inf)
+        e_mask = ess < ESS_MIN
+        bad_rhat += zip(
+            -np.atleast_1d(r)[np.atleast_1d(r_mask)],
+            _labels(rhat[name].rename(name), r_mask),
+            strict=True,
         )
+        bad_ess += zip(
+            np.atleast_1d(ess)[np.atleast_1d(e_mask)],
+            _labels(ess_bulk[name].rename(name), e_mask),
+            strict=True,
+        )
+    # Worst first, so the names a warning shows are the ones to look at.
+    bad_rhat.sort(key=lambda t: t[0])
+    bad_ess.sort(key=lambda t: t[0])
     stats = tree["sample_stats"].to_dataset()
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     min_bfmi = float("nan")
@@ -160,7 +172,7 @@ def compute_diagnostics(tree: xr.DataTree, seconds: float = float("nan")) -> Dia
         divergences=divergences,
         min_bfmi=min_bfmi,
         seconds=float(seconds),
-        offending={"rhat": _cap(bad_rhat), "ess": _cap(bad_ess)},
+        offending={"rhat": _cap([n for _, n in bad_rhat]), "ess": _cap([n for _, n in bad_ess])},
     )
 
 

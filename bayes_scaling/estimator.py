@@ -44,7 +44,7 @@ SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro")
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")
 #: Raw, sign-ambiguous duplicates of aligned variables; dropped after alignment.
-_RAW = ("loading_raw", "target_weight_specific")
+_RAW = ("loading_raw", "target_weight_raw")
 
 
 def align_signs(posterior: xr.Dataset, anchors: Sequence[str]) -> xr.Dataset:
@@ -219,7 +219,7 @@ class FitResults:
         d = self.diagnostics
         out = self.outliers()
         data = self.data
-        return {
+        out_dict = {
             "spec": self.spec.name,
             "max_rhat": d.max_rhat,
             "min_ess_bulk": d.min_ess_bulk,
@@ -241,6 +241,7 @@ class FitResults:
             "seed": self.tree.attrs.get("seed"),
             "version": self.tree.attrs.get("bayes_scaling_version"),
         }
+        return {key: _plain(value) for key, value in out_dict.items()}
 
     # ---------------------------------------------------------------- prediction
     def predictive_draws(
@@ -445,6 +446,15 @@ class FitResults:
                     f"{path}: fitted with spec {file_spec.name!r}, not {want.name!r}"
                 )
         return cls(tree=tree, spec=file_spec)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe scalars: numpy numbers to Python, NaN and inf to None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def summarise(da: xr.DataArray, level: float = 0.9) -> xr.Dataset:

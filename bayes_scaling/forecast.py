@@ -147,7 +147,7 @@ def split_top_share(target: Target, share: float, models: Sequence[str] | None =
     vals = target.values.dropna()
     if models is not None:
         vals = vals[vals.index.isin(list(models))]
-    n = max(1, int(round(share * len(vals))))
+    n = max(1, round(share * len(vals)))
     return [str(m) for m in vals.sort_values(ascending=False).index[:n]]
 
 
@@ -235,7 +235,9 @@ def forecast(
     if benchmark_cols is not None:
         unknown = [c for c in benchmark_cols if c not in bench["benchmark"].to_numpy()]
         if unknown:
-            raise BayesScalingError(f"benchmark column {unknown[0]!r} is not in the benchmark table")
+            raise BayesScalingError(
+                f"benchmark column {unknown[0]!r} is not in the benchmark table"
+            )
         bench = bench.sel(benchmark=list(benchmark_cols))
     if target is None and route != "compute":
         raise BayesScalingError("--metric is required unless --from compute")
@@ -268,8 +270,14 @@ def forecast(
         targets_ds = target.dataset(keep, hidden=test)
     model = CapabilityModel(spec)
     fit = model.fit(
-        fit_bench, targets_ds, draws=draws, tune=tune, chains=chains, seed=seed,
-        sampler=sampler, progress=progress,
+        fit_bench,
+        targets_ds,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        sampler=sampler,
+        progress=progress,
     )
     rng = np.random.default_rng(seed)
     cap = fit.draws("S")
@@ -329,7 +337,9 @@ def _table(
     return pd.DataFrame(rows, columns=list(PRED_COLUMNS))
 
 
-def calibration_report(table: pd.DataFrame, floor: float = 0.0, ceiling: float = 1.0) -> dict[str, float]:
+def calibration_report(
+    table: pd.DataFrame, floor: float = 0.0, ceiling: float = 1.0
+) -> dict[str, float]:
     """Held-out coverage and MSE of a forecast table (``split == "test"``, observed known).
 
     MSE is on the normalised scale ``(y - floor) / (ceiling - floor)``; coverage is the
@@ -341,4 +351,4 @@ def calibration_report(table: pd.DataFrame, floor: float = 0.0, ceiling: float =
     scale = ceiling - floor
     inside = (t["observed"] >= t["lower"]) & (t["observed"] <= t["upper"])
     err = ((t["mean"] - t["observed"]) / scale) ** 2
-    return {"n": int(len(t)), "coverage": float(inside.mean()), "mse": float(err.mean())}
+    return {"n": len(t), "coverage": float(inside.mean()), "mse": float(err.mean())}

@@ -359,17 +359,17 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
 
         intercepts, weights, noises = b, lam, noise
         if inputs.targets:
+            # A downstream target is one more sigmoid of the capabilities whose weights
+            # are drawn from the same population as the benchmarks' loadings: the fitted
+            # spread of benchmark slopes is the prior that keeps a target seen on 20
+            # models from a steep, overconfident extrapolation.
             a_t = pm.Normal("target_intercept", 0.0, pri.target_intercept_sd, dims="target")
-            w_gen = pm.HalfNormal("target_weight_general", pri.target_slope_sd, dims="target")
+            w_gen = pm.LogNormal("target_weight_general", mu_l, sd_l, dims="target")
             w_cols = [w_gen[:, None]]
             if k > 1:
                 w_cols.append(
-                    pm.Normal(
-                        "target_weight_specific",
-                        0.0,
-                        pri.target_specific_sd,
-                        shape=(len(inputs.targets), k - 1),
-                    )
+                    pm.Normal("target_weight_raw", 0.0, 1.0, shape=(len(inputs.targets), k - 1))
+                    * sd_spec
                 )
             w = pm.Deterministic(
                 "target_weights", pt.concatenate(w_cols, axis=1), dims=("target", "capability")

@@ -51,8 +51,8 @@ class Priors:
         Half-normal scale of the spread ``sd_b`` of benchmark intercepts around ``mu_b``.
     loading_median : float
         Prior median of the general-capability loadings, logit units per decade of
-        effective compute (log-normal, pooled across benchmarks; positive so that every
-        benchmark rises with the general axis).
+        effective compute (log-normal, pooled across benchmarks and downstream targets;
+        positive so that every benchmark rises with the general axis).
     loading_log_sd : float
         Half-normal scale of the spread of log general loadings across benchmarks.
     specific_loading_sd : float
@@ -65,12 +65,6 @@ class Priors:
         "explained perfectly" by a specialisation axis (a Heywood case) and chains split.
     noise_log_sd : float
         Half-normal scale of the spread of log noise across benchmarks.
-    target_slope_sd : float
-        Half-normal scale of a downstream target's weight on the general capability
-        (logit units per decade): a target is seen on few models, and steep sigmoids
-        extrapolate with false confidence.
-    target_specific_sd : float
-        Normal scale of a target's weights on the specialisation axes.
     target_intercept_sd : float
         Normal scale of a downstream target's intercept (logit units).
     target_noise_median : float
@@ -88,8 +82,6 @@ class Priors:
     noise_median: float = 0.02
     noise_log_sd: float = 0.5
     noise_floor: float = 0.005
-    target_slope_sd: float = 1.5
-    target_specific_sd: float = 0.5
     target_intercept_sd: float = 2.0
     target_noise_median: float = 0.03
 

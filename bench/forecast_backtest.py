@@ -40,10 +40,38 @@ class Case:
 CASES = (
     Case("instruct-llm", "instruct_llm_agent_eval.csv", "ABench-OA", 0.0, 10.0, "top10"),
     Case("instruct-llm", "instruct_llm_agent_eval.csv", "ABoard-Avg_SR", 0.0, 100.0, "top10"),
-    Case("base-llm", "base_llm_emergent_capability_eval.csv", "arithmetic_3ds_2_acc", 0.0, 1.0, "compute20"),
-    Case("base-llm", "base_llm_emergent_capability_eval.csv", "word_unscrambling_2_exact_match", 0.0, 1.0, "compute20"),
-    Case("base-llm", "base_llm_post_training_eval.csv", "gsm8k_cot_8_exact_match,flexible-extract", 0.0, 1.0, "compute20"),
-    Case("base-llm", "base_llm_post_training_eval.csv", "gsm8k_5_exact_match,flexible-extract", 0.0, 1.0, "compute20"),
+    Case(
+        "base-llm",
+        "base_llm_emergent_capability_eval.csv",
+        "arithmetic_3ds_2_acc",
+        0.0,
+        1.0,
+        "compute20",
+    ),
+    Case(
+        "base-llm",
+        "base_llm_emergent_capability_eval.csv",
+        "word_unscrambling_2_exact_match",
+        0.0,
+        1.0,
+        "compute20",
+    ),
+    Case(
+        "base-llm",
+        "base_llm_post_training_eval.csv",
+        "gsm8k_cot_8_exact_match,flexible-extract",
+        0.0,
+        1.0,
+        "compute20",
+    ),
+    Case(
+        "base-llm",
+        "base_llm_post_training_eval.csv",
+        "gsm8k_5_exact_match,flexible-extract",
+        0.0,
+        1.0,
+        "compute20",
+    ),
 )
 
 
@@ -58,11 +86,17 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, object]:
         test = split_top_share(target, 0.1, models=with_target)
     else:
         flops = bench["flops"].to_series().reindex(with_target).dropna()
-        n = max(1, int(round(0.2 * len(flops))))
+        n = max(1, round(0.2 * len(flops)))
         test = list(flops.sort_values(ascending=False).index[:n])
     t0 = time.perf_counter()
     result = forecast(
-        bench, target, test, spec=args.spec, seed=args.seed, draws=args.draws, tune=args.tune,
+        bench,
+        target,
+        test,
+        spec=args.spec,
+        seed=args.seed,
+        draws=args.draws,
+        tune=args.tune,
         chains=args.chains,
     )
     seconds = time.perf_counter() - t0
@@ -72,8 +106,11 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, object]:
     draws_raw = target.from_unit(draws.transpose("sample", "model").to_numpy())
     ours = _score(held["observed"].to_numpy(), draws_raw, case)
     base = baseline_forecast(
-        bench, target.values.reindex(models).rename_axis("model").to_xarray(), test,
-        floor=case.floor, ceiling=case.ceiling,
+        bench,
+        target.values.reindex(models).rename_axis("model").to_xarray(),
+        test,
+        floor=case.floor,
+        ceiling=case.ceiling,
     )
     b = base.to_dataframe()
     b = b[(b["split"] == "test") & b["observed"].notna()]

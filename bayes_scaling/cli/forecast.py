@@ -6,7 +6,7 @@ The command's options and output columns are a stable contract pinned by
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,7 @@ from bayes_scaling.forecast import DEFAULT_FORECAST_SPEC, forecast, make_target
 from bayes_scaling.io import atomic_path
 
 
-class RouteOption(str, Enum):
+class RouteOption(StrEnum):
     """Where a held-out model's capabilities come from."""
 
     benchmarks = "benchmarks"
@@ -44,7 +44,9 @@ def _read_target_column(path: Path, metric: str) -> pd.Series:
         )
     dup = df["Model"][df["Model"].duplicated()]
     if not dup.empty:
-        raise DataError(str(path), f"duplicate model {dup.iloc[0]!r}", row=int(dup.index[0]) + 1, column="Model")
+        raise DataError(
+            str(path), f"duplicate model {dup.iloc[0]!r}", row=int(dup.index[0]) + 1, column="Model"
+        )
     values = df.set_index("Model")[metric].replace("", None)
     return values
 
@@ -64,22 +66,56 @@ def _read_test_models(path: Path) -> list[str]:
 
 @app.command("forecast")
 def forecast_command(
-    benchmarks: Annotated[Path, typer.Option("--benchmarks", help="Wide benchmark table (BENCH.csv).")],
-    test_models: Annotated[Path, typer.Option("--test-models", help="File with one held-out model name per line.")],
+    benchmarks: Annotated[
+        Path, typer.Option("--benchmarks", help="Wide benchmark table (BENCH.csv).")
+    ],
+    test_models: Annotated[
+        Path, typer.Option("--test-models", help="File with one held-out model name per line.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where to write PREDS.csv.")],
-    target: Annotated[Path | None, typer.Option("--target", help="Table with Model and the metric column (may be BENCH.csv).")] = None,
-    metric: Annotated[str | None, typer.Option("--metric", help="Metric column of TARGET.csv.")] = None,
-    floor: Annotated[float, typer.Option("--floor", help="Chance level of the metric, in its units.")] = 0.0,
-    ceiling: Annotated[float, typer.Option("--ceiling", help="Top of the metric's scale (e.g. 10 for AgentBench, 100 for %).")] = 1.0,
-    benchmark_cols: Annotated[str | None, typer.Option("--benchmark-cols", help="Comma-separated predictor benchmarks (default: all).")] = None,
-    route: Annotated[RouteOption, typer.Option("--from", help="Place test models by their benchmarks or by family + compute.")] = RouteOption.benchmarks,
-    interval: Annotated[float, typer.Option("--interval", help="Level of the equal-tailed predictive interval.")] = 0.9,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, identical file.")] = 0,
+    target: Annotated[
+        Path | None,
+        typer.Option("--target", help="Table with Model and the metric column (may be BENCH.csv)."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="Metric column of TARGET.csv.")
+    ] = None,
+    floor: Annotated[
+        float, typer.Option("--floor", help="Chance level of the metric, in its units.")
+    ] = 0.0,
+    ceiling: Annotated[
+        float,
+        typer.Option(
+            "--ceiling", help="Top of the metric's scale (e.g. 10 for AgentBench, 100 for %)."
+        ),
+    ] = 1.0,
+    benchmark_cols: Annotated[
+        str | None,
+        typer.Option(
+            "--benchmark-cols", help="Comma-separated predictor benchmarks (default: all)."
+        ),
+    ] = None,
+    route: Annotated[
+        RouteOption,
+        typer.Option(
+            "--from", help="Place test models by their benchmarks or by family + compute."
+        ),
+    ] = RouteOption.benchmarks,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Level of the equal-tailed predictive interval.")
+    ] = 0.9,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed; same seed, identical file.")
+    ] = 0,
     draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 500,
     tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 500,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
-    spec: Annotated[str, typer.Option("--spec", help="Model spec (models/*.toml).")] = DEFAULT_FORECAST_SPEC,
-    percent: Annotated[bool, typer.Option("--percent", help="BENCH.csv scores are on 0-100.")] = False,
+    spec: Annotated[
+        str, typer.Option("--spec", help="Model spec (models/*.toml).")
+    ] = DEFAULT_FORECAST_SPEC,
+    percent: Annotated[
+        bool, typer.Option("--percent", help="BENCH.csv scores are on 0-100.")
+    ] = False,
 ) -> None:
     """Forecast a downstream metric (or, --from compute, the benchmarks) of held-out models.
 
@@ -100,8 +136,17 @@ def forecast_command(
     elif target is not None:
         raise BayesScalingError("--target given without --metric")
     result = forecast(
-        bench, tgt, tests, route=route.value, benchmark_cols=cols, spec=spec, interval=interval,
-        seed=seed, draws=draws, tune=tune, chains=chains,
+        bench,
+        tgt,
+        tests,
+        route=route.value,
+        benchmark_cols=cols,
+        spec=spec,
+        interval=interval,
+        seed=seed,
+        draws=draws,
+        tune=tune,
+        chains=chains,
     )
     with atomic_path(out) as tmp:
         result.table.to_csv(tmp, index=False, float_format="%.6g")

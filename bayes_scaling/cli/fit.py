@@ -1,0 +1,361 @@
+"""``bayes-scaling fit | summary | report | demo``: fit the model and read the results.
+
+``fit`` samples a spec on a table and writes one results file; ``summary`` and ``report``
+read such a file (refusing an altered one, or one of another spec with ``--spec``);
+``demo`` does both on the bundled base-model table. Every user error (bad table, unknown
+spec or sampler, altered results file) is a
+:class:`~bayes_scaling.errors.BayesScalingError`, printed by the CLI as one line on
+stderr with exit status 2, and leaves no output file behind.
+
+Examples
+--------
+>>> from bayes_scaling.cli import run
+>>> run(["fit", "base-llm", "--spec", "k1", "--out", "runs/k1.nc"])  # doctest: +SKIP
+0
+>>> run(["summary", "runs/k1.nc", "--json"])  # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import xarray as xr
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bayes_scaling import datasets
+from bayes_scaling.cli import app
+from bayes_scaling.cli.data import _open, _parse_ranges
+from bayes_scaling.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.estimator import SAMPLERS, CapabilityModel, FitResults
+from bayes_scaling.specs import DEFAULT_SPEC, available_specs
+
+#: What ``bayes-scaling demo`` fits: the default spec on the bundled base-model table.
+DEMO_DATA = "base-llm"
+#: Demo sampling budget: enough for R-hat and ESS checks to be meaningful on 4 chains,
+#: small enough to finish in a few minutes on a laptop.
+DEMO_DRAWS = 500
+DEMO_TUNE = 1000
+DEMO_CHAINS = 4
+
+_SPEC_HELP = f"Model spec: a bundled name ({', '.join(sorted(available_specs()))}) or a TOML file."
+_RUN_HELP = "Results file written by 'bayes-scaling fit'."
+_SPEC_CHECK_HELP = "Refuse the file unless it was fitted with this spec."
+
+
+# ---------------------------------------------------------------------------- fit
+@app.command("fit")
+def fit_command(
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help=f"A bundled table ({', '.join(datasets.names())}) or a CSV/Parquet file.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="RUN.nc", help="Results file to write (netCDF)."),
+    ],
+    spec: Annotated[str, typer.Option("--spec", help=_SPEC_HELP)] = DEFAULT_SPEC,
+    sampler: Annotated[
+        str, typer.Option("--sampler", help=f"NUTS implementation: {', '.join(SAMPLERS)}.")
+    ] = "nutpie",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
+    percent: Annotated[
+        bool, typer.Option("--percent", help="Every score column of the file is on 0-100.")
+    ] = False,
+    range_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            metavar="COLUMN=LOWER:UPPER",
+            help="Raw range of one score column of the file (repeatable).",
+        ),
+    ] = None,
+) -> None:
+    """Fit a model spec to a table and write the results file atomically.
+
+    Prints the convergence diagnostics, and a warning naming the parameters when
+    R-hat, ESS or divergences are off.
+
+    Example: bayes-scaling fit base-llm --spec k3 --out run.nc
+    """
+    _check_sampling(sampler, draws, tune, chains)
+    _check_out_file(out)
+    model = CapabilityModel(spec)
+    table = _open(data, percent, _parse_ranges(range_ or []))
+    console = Console(stderr=True, soft_wrap=True)
+    fit = _sample(console, model, table, sampler, seed, draws, tune, chains)
+    fit.save(out)
+    stdout = Console(soft_wrap=True)
+    _print_diagnostics(stdout, fit.diagnostics)
+    stdout.print(Text(f"wrote {out}"), highlight=False)
+
+
+def _check_sampling(sampler: str, draws: int, tune: int, chains: int) -> None:
+    # Checked before the (slow) data read and compilation, and as one-line errors rather
+    # than click's multi-line usage message.
+    if sampler not in SAMPLERS:
+        raise BayesScalingError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    for name, value, least in (("--draws", draws, 1), ("--tune", tune, 0), ("--chains", chains, 1)):
+        if value < least:
+            raise BayesScalingError(f"{name} must be at least {least}, got {value}")
+
+
+def _check_out_file(out: Path) -> None:
+    if out.is_dir():
+        raise BayesScalingError(f"{out}: is a folder; --out names the results file to write")
+
+
+def _sample(
+    console: Console,
+    model: CapabilityModel,
+    table: xr.Dataset,
+    sampler: str,
+    seed: int,
+    draws: int,
+    tune: int,
+    chains: int,
+) -> FitResults:
+    """Fit with the sampler's own progress bar on a terminal, a plain line elsewhere."""
+    n_models, n_bench = table.sizes["model"], table.sizes["benchmark"]
+    console.print(
+        Text(
+            f"fitting spec {model.spec.name!r} to {table.attrs.get('source', 'data')} "
+            f"({n_models} models, {n_bench} benchmarks): {chains} chains x {draws} draws "
+            f"after {tune} tuning steps, sampler {sampler}, seed {seed}"
+        ),
+        highlight=False,
+    )
+    interactive = console.is_terminal
+    if interactive and sampler == "nutpie":
+        # nutpie compiles silently for tens of seconds before its own bar appears; a
+        # one-off line says the command is alive (a spinner would fight with the bar).
+        console.print("compiling the model, then sampling ...", style="dim")
+    try:
+        fit = model.fit(
+            table,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            sampler=sampler,  # type: ignore[arg-type]
+            seed=seed,
+            progress=interactive,
+            warn=False,  # reported by the caller, once, as a table
+        )
+    except KeyboardInterrupt:
+        raise typer.Abort() from None
+    if interactive:
+        console.print()  # the sampler's bar leaves the cursor at the end of its last line
+    return fit
+
+
+# ---------------------------------------------------------------------------- summary
+@app.command("summary")
+def summary_command(
+    run_file: Annotated[Path, typer.Argument(metavar="RUN.nc", help=_RUN_HELP, show_default=False)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
+    spec: Annotated[str | None, typer.Option("--spec", help=_SPEC_CHECK_HELP)] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="Family efficiency is relative to (default: spec's)."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Most and least efficient families shown.")] = 5,
+) -> None:
+    """Summarise a results file: diagnostics, outliers, family efficiency.
+
+    Example: bayes-scaling summary run.nc --json
+    """
+    from bayes_scaling.report import jsonable
+
+    fit = FitResults.load(run_file, spec=spec)
+    summary = jsonable(fit.summary_dict())
+    if as_json:
+        typer.echo(json.dumps(summary, allow_nan=False))
+        return
+    _print_summary(fit, summary, reference, top)
+
+
+def _print_summary(
+    fit: FitResults, summary: dict[str, Any], reference: str | None, top: int
+) -> None:
+    from bayes_scaling.plots import resolve_reference
+    from bayes_scaling.report import family_efficiency_table
+
+    console = Console(soft_wrap=True)
+    stamp = Table(title=Text(f"fit of spec {summary['spec']}"), show_header=False)
+    stamp.add_column("what")
+    stamp.add_column("value")
+    attrs = fit.attrs
+    rows = [
+        ("data", str(fit.data.attrs.get("source", ""))),
+        (
+            "size",
+            f"{summary['n_models']} models, {summary['n_families']} families, "
+            f"{summary['n_benchmarks']} benchmarks, {summary['n_obs']} scores",
+        ),
+        (
+            "sampling",
+            f"{summary['sampler']}, seed {summary['seed']}, "
+            f"{_int(attrs.get('chains'))} chains x {_int(attrs.get('draws'))} draws "
+            f"({_int(attrs.get('tune'))} tune), {_num(summary['seconds'], '.1f')} s",
+        ),
+        ("anchors", ", ".join(summary["anchors"])),
+        ("version", str(summary["version"])),
+    ]
+    for key, value in rows:
+        stamp.add_row(key, Text(value))
+    console.print(stamp)
+    _print_diagnostics(console, fit.diagnostics)
+
+    outliers = Table(title="Outlying models (far from their family's compute line)")
+    outliers.add_column("model", overflow="fold")
+    detail = fit.outliers()
+    for o in detail["models"]:
+        outliers.add_row(Text(f"{o['model']} ({o['family']}, z = {o['z']:+.1f})"))
+    if detail["models"]:
+        console.print(outliers)
+    else:
+        console.print("No outlying models.")
+    n_obs = len(summary["outlier_observations"])
+    if n_obs:
+        shown = ", ".join(summary["outlier_observations"][:5])
+        more = f" and {n_obs - 5} more" if n_obs > 5 else ""
+        console.print(Text(f"{n_obs} outlying observations: {shown}{more}"), highlight=False)
+
+    ref = resolve_reference(fit, reference)
+    eff = family_efficiency_table(fit, ref)
+    table = Table(title=Text(f"Family compute efficiency vs {ref} (median, 90% interval)"))
+    for name, justify in (("family", "left"), ("models", "right"), ("multiplier", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    head = eff.head(top)
+    tail = eff.tail(top) if len(eff) > 2 * top else eff.iloc[len(head) :]
+    for frame, gap in ((head, len(tail) > 0 and len(eff) > 2 * top), (tail, False)):
+        for _, r in frame.iterrows():
+            table.add_row(
+                Text(r["family"]),
+                str(r["n_models"]),
+                f"{r['median']:.2f} [{r['q0.05']:.2f}, {r['q0.95']:.2f}]",
+            )
+        if gap:
+            table.add_row("...", "", "")
+    console.print(table)
+
+
+def _int(value: Any) -> str:
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _num(value: Any, spec: str) -> str:
+    return "n/a" if value is None or not math.isfinite(float(value)) else format(value, spec)
+
+
+def _print_diagnostics(console: Console, d: Diagnostics) -> None:
+    table = Table(title="Convergence diagnostics")
+    for name, justify in (("quantity", "left"), ("value", "right"), ("wanted", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("status")
+    checks = [
+        ("max R-hat", _num(d.max_rhat, ".4f"), f"<= {RHAT_MAX}", d.max_rhat <= RHAT_MAX),
+        (
+            "min bulk ESS",
+            _num(d.min_ess_bulk, ".0f"),
+            f">= {ESS_MIN:.0f}",
+            d.min_ess_bulk >= ESS_MIN,
+        ),
+        (
+            "min tail ESS",
+            _num(d.min_ess_tail, ".0f"),
+            f">= {ESS_MIN:.0f}",
+            d.min_ess_tail >= ESS_MIN,
+        ),
+        ("divergences", str(d.divergences), "0", d.divergences == 0),
+        ("min BFMI", _num(d.min_bfmi, ".3f"), ">= 0.3", not d.min_bfmi < 0.3),
+        ("seconds", _num(d.seconds, ".1f"), "", None),
+    ]
+    for name, value, wanted, ok in checks:
+        status = "" if ok is None else "[green]ok[/]" if ok else "[red]check[/]"
+        table.add_row(name, value, wanted, status)
+    console.print(table)
+    err = Console(stderr=True, soft_wrap=True)
+    for message in d.messages():
+        err.print(Text(f"warning: {message}"), highlight=False)
+
+
+# ---------------------------------------------------------------------------- report
+@app.command("report")
+def report_command(
+    run_file: Annotated[Path, typer.Argument(metavar="RUN.nc", help=_RUN_HELP, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for the report.")],
+    spec: Annotated[str | None, typer.Option("--spec", help=_SPEC_CHECK_HELP)] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="Family efficiency is relative to (default: spec's)."),
+    ] = None,
+    level: Annotated[float, typer.Option("--level", help="Interval mass.")] = 0.9,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of predictive draws.")] = 0,
+) -> None:
+    """Write the HTML report (index.html, PNGs, summary.json, CSV tables) of a results file.
+
+    Example: bayes-scaling report run.nc --out report/
+    """
+    from bayes_scaling.report import write_report
+
+    fit = FitResults.load(run_file, spec=spec)
+    index = write_report(fit, out, level=level, reference=reference, seed=seed)
+    typer.echo(f"report: {index}")
+
+
+# ---------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo_command(
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="Folder for RUN.nc and the report."),
+    ] = Path("runs/demo"),
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = DEMO_DRAWS,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = DEMO_TUNE,
+    chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = DEMO_CHAINS,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    sampler: Annotated[
+        str, typer.Option("--sampler", help=f"NUTS implementation: {', '.join(SAMPLERS)}.")
+    ] = "nutpie",
+) -> None:
+    """Fit the default spec on the bundled base-model table; write RUN.nc and the report.
+
+    Example: bayes-scaling demo --out runs/demo
+    """
+    from bayes_scaling.report import write_report
+
+    _check_sampling(sampler, draws, tune, chains)
+    if out.exists() and not out.is_dir():
+        raise BayesScalingError(f"{out}: exists and is not a folder")
+    run_file = out / "RUN.nc"
+    model = CapabilityModel(DEFAULT_SPEC)
+    table = datasets.load(DEMO_DATA)
+    console = Console(stderr=True, soft_wrap=True)
+    fit = _sample(console, model, table, sampler, seed, draws, tune, chains)
+    fit.save(run_file)
+    stdout = Console(soft_wrap=True)
+    _print_diagnostics(stdout, fit.diagnostics)
+    # Report from the file as written, so the page shows its content hash.
+    index = write_report(FitResults.load(run_file), out, seed=seed)
+    stdout.print(Text(f"results: {run_file}"), highlight=False)
+    stdout.print(Text(f"report:  {index}"), highlight=False)

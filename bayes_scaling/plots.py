@@ -1,0 +1,582 @@
+"""Figures of a fitted capability model, one function per figure.
+
+Every function takes a :class:`~bayes_scaling.estimator.FitResults` and returns a
+:class:`matplotlib.figure.Figure` drawn on the Agg canvas. Figures are built without
+:mod:`matplotlib.pyplot`, so nothing here touches the user's global backend or leaves
+figures open; save one with ``fig.savefig(path)``.
+
+==================================  ====================================================
+function                            shows
+==================================  ====================================================
+:func:`family_efficiency_plot`      compute multiplier of each family vs a reference
+:func:`loadings_heatmap`            benchmark x capability loadings, annotated
+:func:`capability_vs_compute_plot`  general capability vs log10 training FLOPs
+:func:`predictive_check_plot`       observed vs posterior predictive, per benchmark
+:func:`rhat_plot`                   trace and rank plots of the worst-R-hat parameters
+==================================  ====================================================
+
+Examples
+--------
+>>> from bayes_scaling.estimator import FitResults
+>>> fit = FitResults.load("runs/demo/RUN.nc")  # doctest: +SKIP
+>>> family_efficiency_plot(fit).savefig("efficiency.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from bayes_scaling.diagnostics import RHAT_MAX
+
+if TYPE_CHECKING:
+    from bayes_scaling.estimator import FitResults
+
+__all__ = [
+    "capability_vs_compute_plot",
+    "family_efficiency_plot",
+    "loadings_heatmap",
+    "predictive_check_plot",
+    "resolve_reference",
+    "rhat_plot",
+    "worst_rhat",
+]
+
+#: Colour of everything that is not singled out (small families, fixed zeros).
+_GREY = "0.6"
+_FLAG = "crimson"
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A new figure on its own Agg canvas (no pyplot state, no GUI backend)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:g}%"
+
+
+def resolve_reference(fit: FitResults, reference: str | None = None) -> str:
+    """The family efficiency is reported against: ``reference``, the spec's, or the largest.
+
+    A user table need not contain the spec's reference family (``Llama-2`` by default);
+    then the family with most models (ties: alphabetical) is used, so reports and plots
+    still work. An explicit ``reference`` is never replaced.
+
+    Examples
+    --------
+    >>> fit = FitResults.load("runs/demo/RUN.nc")  # doctest: +SKIP
+    >>> resolve_reference(fit)  # doctest: +SKIP
+    'Llama-2'
+    """
+    families = [str(f) for f in fit.posterior["family"].to_numpy()]
+    if reference is not None:
+        return reference
+    if fit.spec.reference_family in families:
+        return fit.spec.reference_family
+    counts = Counter(str(f) for f in fit.data["family"].to_numpy())
+    return min(families, key=lambda f: (-counts[f], f))
+
+
+# ------------------------------------------------------------------ family efficiency
+def family_efficiency_plot(
+    fit: FitResults,
+    reference: str | None = None,
+    level: float = 0.9,
+) -> Figure:
+    """Forest plot of each family's compute-efficiency multiplier vs ``reference``.
+
+    Points are posterior medians, bars equal-tailed ``level`` intervals, on a log x axis;
+    families are sorted from least to most efficient (top to bottom: most efficient at
+    the top). The reference family sits at exactly 1 and is drawn in another colour.
+
+    Parameters
+    ----------
+    fit : FitResults
+        A fitted model.
+    reference : str, optional
+        Reference family; see :func:`resolve_reference`.
+    level : float
+        Interval mass.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; y tick labels are ``family (n)`` with n the number of models.
+
+    Examples
+    --------
+    >>> fig = family_efficiency_plot(fit)  # doctest: +SKIP
+    >>> len(fig.axes)  # doctest: +SKIP
+    1
+    """
+    ref = resolve_reference(fit, reference)
+    eff = fit.family_efficiency(ref, level)
+    counts = Counter(str(f) for f in fit.data["family"].to_numpy())
+    families = [str(f) for f in eff["family"].to_numpy()]
+    median = eff["median"].to_numpy()
+    lower, upper = eff["lower"].to_numpy(), eff["upper"].to_numpy()
+    order = np.argsort(median, kind="stable")
+    n = len(families)
+    fig = _figure(7.0, max(2.5, 0.26 * n + 1.2))
+    ax = fig.add_subplot()
+    y = np.arange(n)
+    for row, i in enumerate(order):
+        colour = _FLAG if families[i] == ref else "C0"
+        ax.plot([lower[i], upper[i]], [row, row], color=colour, lw=1.6)
+        ax.plot(median[i], row, "o", color=colour, ms=4)
+    ax.axvline(1.0, color=_GREY, ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(y, [f"{families[i]} ({counts[families[i]]})" for i in order], fontsize=8)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel(f"compute multiplier vs {ref} (median, {_pct(level)} interval, log scale)")
+    ax.set_title(
+        f"Family compute efficiency vs {ref}\n(one FLOP of the family buys as much general "
+        f"capability as x FLOPs of {ref})",
+        fontsize=9,
+    )
+    ax.grid(axis="x", which="major", alpha=0.3)
+    return fig
+
+
+# ------------------------------------------------------------------ loadings
+def loadings_heatmap(fit: FitResults, level: float = 0.9) -> Figure:
+    """Heatmap of the loadings (benchmark x capability), each cell annotated.
+
+    Cells show the posterior mean and the ``level`` interval; the colour scale is
+    diverging around zero. Loadings fixed at zero for identifiability (above each
+    anchor) are hatched and labelled ``0 (fixed)``; anchors are starred in the y labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes: the heatmap and its colour bar.
+
+    Examples
+    --------
+    >>> fig = loadings_heatmap(fit)  # doctest: +SKIP
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]  # doctest: +SKIP
+    ['general', 'spec1', 'spec2']
+    """
+    lo = fit.loadings(level).transpose("benchmark", "capability")
+    mean = lo["mean"].to_numpy()
+    lower, upper = lo["lower"].to_numpy(), lo["upper"].to_numpy()
+    fixed = (fit.posterior["loadings"].std(("chain", "draw")) < 1e-12).transpose(
+        "benchmark", "capability"
+    )
+    fixed_np = fixed.to_numpy()
+    benchmarks = [str(b) for b in lo["benchmark"].to_numpy()]
+    caps = [str(c) for c in lo["capability"].to_numpy()]
+    anchors = dict(zip(fit.anchors, caps, strict=False))
+    n_b, n_k = mean.shape
+    fig = _figure(2.2 + 1.7 * n_k, 1.0 + 0.5 * n_b)
+    ax = fig.add_subplot()
+    vmax = float(np.nanmax(np.abs(mean))) or 1.0
+    shown = np.where(fixed_np, np.nan, mean)
+    image = ax.imshow(shown, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -vmax, vmax), aspect="auto")
+    for i in range(n_b):
+        for k in range(n_k):
+            if fixed_np[i, k]:
+                ax.add_patch(_hatch(k, i))
+                text, colour = "0 (fixed)", "0.35"
+            else:
+                text = f"{mean[i, k]:.2f}\n[{lower[i, k]:.2f}, {upper[i, k]:.2f}]"
+                # White text on saturated cells, black elsewhere: readable either way.
+                colour = "white" if abs(mean[i, k]) > 0.6 * vmax else "black"
+            ax.text(k, i, text, ha="center", va="center", fontsize=7.5, color=colour)
+    ax.set_xticks(np.arange(n_k), caps)
+    ax.set_yticks(
+        np.arange(n_b),
+        [f"{b} *" if b in anchors else b for b in benchmarks],
+    )
+    ax.xaxis.tick_top()
+    ax.set_title(
+        f"Loadings (logit units per unit capability), mean and {_pct(level)} interval; * = anchor",
+        fontsize=9,
+    )
+    fig.colorbar(image, ax=ax, label="posterior mean loading", shrink=0.8)
+    return fig
+
+
+def _hatch(x: float, y: float) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(
+        (x - 0.5, y - 0.5), 1, 1, facecolor="0.93", edgecolor="0.75", hatch="///", lw=0
+    )
+
+
+# ------------------------------------------------------------------ capability vs compute
+def capability_vs_compute_plot(
+    fit: FitResults,
+    level: float = 0.9,
+    n_families: int = 8,
+    reference: str | None = None,
+) -> Figure:
+    """General capability (decades of effective compute) against log10 training FLOPs.
+
+    Each model with known compute is a point at its posterior mean with a ``level``
+    interval bar; the ``n_families`` largest families get their own colour, the rest
+    are grey. The dashed 1:1 line passes through the reference family's line
+    (``log10 FLOPs + alpha_ref``): points above it are more efficient than the
+    reference family, points below less.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; the legend lists the coloured families, "other" and the line.
+
+    Examples
+    --------
+    >>> fig = capability_vs_compute_plot(fit)  # doctest: +SKIP
+    >>> fig.axes[0].get_xlabel()  # doctest: +SKIP
+    'log10 training FLOPs'
+    """
+    ref = resolve_reference(fit, reference)
+    general = fit.capabilities(level).sel(capability="general")
+    data = fit.data
+    flops = data["flops"].to_numpy().astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log10(np.where(flops > 0, flops, np.nan))
+    has = np.isfinite(x)
+    families = np.asarray([str(f) for f in data["family"].to_numpy()])
+    mean = general["mean"].sel(model=data["model"]).to_numpy()
+    lower = general["lower"].sel(model=data["model"]).to_numpy()
+    upper = general["upper"].sel(model=data["model"]).to_numpy()
+    counts = Counter(families[has])
+    top = [f for f, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n_families]]
+    fig = _figure(8.0, 5.5)
+    ax = fig.add_subplot()
+    others = has & ~np.isin(families, top)
+    groups = [(f, has & (families == f), f"C{i % 10}") for i, f in enumerate(top)]
+    groups.append(("other", others, _GREY))
+    for label, mask, colour in groups:
+        if not mask.any():
+            continue
+        ax.errorbar(
+            x[mask],
+            mean[mask],
+            yerr=[mean[mask] - lower[mask], upper[mask] - mean[mask]],
+            fmt="o",
+            ms=4,
+            color=colour,
+            ecolor=colour,
+            elinewidth=0.8,
+            alpha=0.85,
+            label=f"{label} ({int(mask.sum())})",
+        )
+    if has.any():
+        alpha_ref = float(fit.posterior["alpha"].sel(capability="general", family=ref).mean())
+        grid = np.linspace(np.nanmin(x) - 0.2, np.nanmax(x) + 0.2, 2)
+        ax.plot(grid, grid + alpha_ref, "k--", lw=1, label=f"1:1 through {ref}")
+    missing = int((~has).sum())
+    if missing:
+        # Those models are placed by their benchmarks alone and have no x position.
+        ax.text(
+            0.99,
+            0.01,
+            f"{missing} models without compute not shown",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="0.3",
+        )
+    ax.set_xlabel("log10 training FLOPs")
+    ax.set_ylabel("general capability (decades of effective compute)")
+    ax.set_title(f"General capability vs compute (mean, {_pct(level)} interval)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", ncols=2 if len(groups) > 6 else 1)
+    return fig
+
+
+# ------------------------------------------------------------------ predictive check
+def predictive_quantiles(
+    fit: FitResults,
+    level: float = 0.9,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Posterior predictive median, interval and PIT of every observed score.
+
+    Parameters
+    ----------
+    fit : FitResults
+        A fitted model.
+    level : float
+        Interval mass.
+    seed : int
+        Seed of the measurement-noise draws (same seed, same figure).
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``obs``: ``observed``, ``median``, ``lower``, ``upper`` and ``pit`` (the
+        randomised probability integral transform, uniform when the model is calibrated),
+        with ``obs_model`` and ``obs_column`` coordinates.
+
+    Examples
+    --------
+    >>> q = predictive_quantiles(fit)  # doctest: +SKIP
+    >>> float(((q.observed >= q.lower) & (q.observed <= q.upper)).mean())  # doctest: +SKIP
+    0.91
+    """
+    rng = np.random.default_rng(seed)
+    obs = fit.tree["observed_data"].to_dataset()
+    models = np.asarray([str(m) for m in obs["obs_model"].to_numpy()])
+    columns = np.asarray([str(c) for c in obs["obs_column"].to_numpy()])
+    observed = obs["score"].to_numpy().astype(float)
+    names = list(dict.fromkeys(columns))
+    pred = fit.predictive_draws(fit.draws("S"), names, rng)
+    m_idx = pred.get_index("model").get_indexer(models)
+    c_idx = pred.get_index("column").get_indexer(columns)
+    draws = pred.to_numpy()[:, m_idx, c_idx]  # (sample, obs)
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    q = np.quantile(draws, [lo, 0.5, hi], axis=0)
+    below = (draws < observed).mean(0)
+    ties = (draws == observed).mean(0)
+    # Randomised PIT: counts are discrete, ties are split uniformly at random.
+    pit = below + ties * rng.uniform(size=observed.size)
+    coords = {"obs_model": ("obs", models), "obs_column": ("obs", columns)}
+    return xr.Dataset(
+        {
+            "observed": ("obs", observed),
+            "lower": ("obs", q[0]),
+            "median": ("obs", q[1]),
+            "upper": ("obs", q[2]),
+            "pit": ("obs", pit),
+        },
+        coords=coords,
+        attrs={"level": level, "seed": seed},
+    )
+
+
+def predictive_check_plot(
+    fit: FitResults,
+    level: float = 0.9,
+    seed: int = 0,
+    outliers: dict[str, Any] | None = None,
+    ncols: int = 4,
+) -> Figure:
+    """Observed score vs posterior predictive median and interval, one panel per benchmark.
+
+    Each observed (model, benchmark) score is a point at (observed, predictive median)
+    with a vertical ``level`` predictive interval; a calibrated model puts about
+    ``level`` of the points' intervals across the diagonal, which the panel title
+    reports. Observations flagged by :meth:`FitResults.outliers` are red crosses.
+
+    Parameters
+    ----------
+    fit : FitResults
+        A fitted model.
+    level : float
+        Interval mass.
+    seed : int
+        Seed of the predictive draws.
+    outliers : dict, optional
+        The result of ``fit.outliers()`` if already computed (it costs a prediction).
+    ncols : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per fitted column (benchmarks, then targets), titled by its name.
+
+    Examples
+    --------
+    >>> fig = predictive_check_plot(fit)  # doctest: +SKIP
+    >>> len(fig.axes) == fit.data.sizes["benchmark"]  # doctest: +SKIP
+    True
+    """
+    q = predictive_quantiles(fit, level, seed)
+    if outliers is None:
+        outliers = fit.outliers()
+    flagged = {(o["model"], o["benchmark"]) for o in outliers.get("observations", [])}
+    columns = list(dict.fromkeys(str(c) for c in q["obs_column"].to_numpy()))
+    n = len(columns)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig = _figure(3.0 * ncols, 2.9 * nrows + 0.4)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.remove()
+    models = q["obs_model"].to_numpy()
+    col_of = q["obs_column"].to_numpy()
+    for ax, col in zip(axes, columns, strict=False):
+        sel = col_of == col
+        obs = q["observed"].to_numpy()[sel]
+        med, lo, hi = (q[v].to_numpy()[sel] for v in ("median", "lower", "upper"))
+        bad = np.asarray([(m, col) in flagged for m in models[sel]], dtype=bool)
+        inside = float(np.mean((obs >= lo) & (obs <= hi))) if obs.size else np.nan
+        ax.errorbar(
+            obs[~bad],
+            med[~bad],
+            yerr=[med[~bad] - lo[~bad], hi[~bad] - med[~bad]],
+            fmt="o",
+            ms=2.5,
+            color="C0",
+            elinewidth=0.6,
+            alpha=0.7,
+        )
+        if bad.any():
+            ax.errorbar(
+                obs[bad],
+                med[bad],
+                yerr=[med[bad] - lo[bad], hi[bad] - med[bad]],
+                fmt="x",
+                ms=5,
+                color=_FLAG,
+                elinewidth=0.8,
+            )
+        edge = [
+            min(obs.min(initial=1), lo.min(initial=1)),
+            max(obs.max(initial=0), hi.max(initial=0)),
+        ]
+        ax.plot(edge, edge, color=_GREY, lw=0.8, ls="--")
+        ax.set_title(f"{col}\n{inside:.0%} inside {_pct(level)}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes[:n]:
+        if ax.get_subplotspec().is_last_row() or ax is axes[n - 1]:
+            ax.set_xlabel("observed", fontsize=8)
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("predictive median", fontsize=8)
+    handles = [
+        Line2D([], [], marker="o", ls="", color="C0", label="observation"),
+        Line2D([], [], marker="x", ls="", color=_FLAG, label="flagged outlier"),
+        Line2D([], [], ls="--", color=_GREY, label="observed = predicted"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
+    fig.suptitle(
+        f"Posterior predictive check: median and {_pct(level)} interval of each observed score",
+        fontsize=10,
+    )
+    return fig
+
+
+# ------------------------------------------------------------------ convergence
+def worst_rhat(fit: FitResults, n: int = 4) -> list[tuple[str, float, np.ndarray]]:
+    """The ``n`` scalar parameters with the highest R-hat, worst first.
+
+    Constants (fixed-zero loadings) and the raw ``z_alpha`` are skipped, as in
+    :func:`bayes_scaling.diagnostics.compute_diagnostics`, and a quantity stored twice
+    (a deterministic copy) is listed once.
+
+    Returns
+    -------
+    list of (label, rhat, draws)
+        ``draws`` has shape (chain, draw).
+
+    Examples
+    --------
+    >>> worst_rhat(fit, 1)[0][0]  # doctest: +SKIP
+    'sigma'
+    """
+    import arviz as az
+
+    post = fit.posterior
+    varying = {
+        name: da.transpose("chain", "draw", ...)
+        for name, da in post.data_vars.items()
+        if da.sizes.get("draw", 0) > 1 and name != "z_alpha"
+    }
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        rhat = az.rhat(xr.Dataset(varying))
+    found: list[tuple[str, float, np.ndarray]] = []
+    for name, da in varying.items():
+        values = da.to_numpy().reshape(da.sizes["chain"], da.sizes["draw"], -1)
+        r = np.asarray(rhat[name].transpose(*da.dims[2:]).to_numpy(), dtype=float).ravel()
+        live = values.std(axis=(0, 1)) > 1e-12
+        other = da.dims[2:]
+        for flat in np.flatnonzero(live & np.isfinite(r)):
+            label = name
+            if other:
+                idx = np.unravel_index(flat, [da.sizes[d] for d in other])
+                parts = [
+                    str(da[d].to_numpy()[i]) if d in da.coords else str(i)
+                    for d, i in zip(other, idx, strict=True)
+                ]
+                label = f"{name}[{', '.join(parts)}]"
+            found.append((label, float(r[flat]), values[:, :, flat]))
+    found.sort(key=lambda t: -t[1])
+    chosen: list[tuple[str, float, np.ndarray]] = []
+    for item in found:
+        # Deterministic copies (``loading_general`` inside ``loadings``) have identical
+        # draws: show each quantity once.
+        if not any(np.array_equal(item[2], c[2]) for c in chosen):
+            chosen.append(item)
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def rhat_plot(
+    fit: FitResults,
+    n: int = 4,
+    threshold: float | None = RHAT_MAX,
+    bins: int = 20,
+) -> Figure | None:
+    """Trace and rank plots of the worst-R-hat parameters, or None if all converged.
+
+    Left: each chain's trace; right: each chain's histogram of ranks over the pooled
+    draws. Well-mixed chains give overlapping traces and flat rank histograms near
+    the dashed uniform line; a chain stuck elsewhere shows up as a skewed histogram.
+
+    Parameters
+    ----------
+    fit : FitResults
+        A fitted model.
+    n : int
+        At most this many parameters (rows).
+    threshold : float or None
+        Only parameters with R-hat above it; ``None`` plots the ``n`` worst regardless.
+    bins : int
+        Rank histogram bins.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        Two axes per parameter; None when no parameter exceeds ``threshold``.
+
+    Examples
+    --------
+    >>> fig = rhat_plot(fit, n=2, threshold=None)  # doctest: +SKIP
+    >>> len(fig.axes)  # doctest: +SKIP
+    4
+    """
+    from scipy.stats import rankdata
+
+    worst = worst_rhat(fit, n)
+    if threshold is not None:
+        worst = [w for w in worst if w[1] > threshold]
+    if not worst:
+        return None
+    fig = _figure(9.0, 1.9 * len(worst) + 0.6)
+    axes = fig.subplots(len(worst), 2, squeeze=False, width_ratios=[2.2, 1])
+    for (label, r, values), (ax_t, ax_r) in zip(worst, axes, strict=True):
+        n_chain, n_draw = values.shape
+        ranks = rankdata(values.ravel()).reshape(values.shape)
+        edges = np.linspace(0.5, values.size + 0.5, bins + 1)
+        for c in range(n_chain):
+            ax_t.plot(values[c], lw=0.6, color=f"C{c % 10}", alpha=0.8)
+            ax_r.stairs(np.histogram(ranks[c], edges)[0], edges, color=f"C{c % 10}")
+        ax_r.axhline(n_draw / bins, color="k", ls="--", lw=0.8)
+        ax_t.set_title(f"{label}   R-hat = {r:.3f}", fontsize=9, loc="left")
+        ax_t.set_ylabel("value", fontsize=8)
+        ax_r.set_ylabel("draws per bin", fontsize=8)
+        for ax in (ax_t, ax_r):
+            ax.tick_params(labelsize=7)
+    axes[-1, 0].set_xlabel("draw", fontsize=8)
+    axes[-1, 1].set_xlabel("rank over all chains", fontsize=8)
+    fig.suptitle("Worst-converged parameters: trace (per chain) and rank histogram", fontsize=10)
+    return fig

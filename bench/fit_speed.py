@@ -1,0 +1,71 @@
+"""Seconds from call to a converged posterior on the bundled base table, per sampler.
+
+Prints one line per (spec, sampler): wall seconds of ``CapabilityModel(spec).fit`` (graph
+compilation included), the convergence check (R-hat <= 1.01, bulk ESS >= 400 on every
+parameter, no divergence) and bulk ESS per second. Results go to docs/benchmarks.md.
+
+Run: ``python bench/fit_speed.py [--specs k3] [--samplers nutpie,pymc] [--draws 1000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import time
+import warnings
+
+from bayes_scaling import __version__, datasets
+from bayes_scaling.estimator import CapabilityModel
+
+
+def main() -> None:
+    """Fit each (spec, sampler) once and print a line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--specs", default="k3")
+    parser.add_argument("--samplers", default="nutpie,pymc,numpyro")
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    import arviz
+    import nutpie
+    import pymc
+
+    print(
+        f"# bayes_scaling {__version__}, pymc {pymc.__version__}, nutpie {nutpie.__version__}, "
+        f"arviz {arviz.__version__}, python {platform.python_version()}, {os.cpu_count()} cores"
+    )
+    data = datasets.load("base-llm")
+    for spec in args.specs.split(","):
+        for sampler in args.samplers.split(","):
+            if sampler == "numpyro" and importlib.util.find_spec("numpyro") is None:
+                print(f"{spec:<12} {sampler:<8} skipped: numpyro extra not installed")
+                continue
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = CapabilityModel(spec).fit(
+                    data,
+                    draws=args.draws,
+                    tune=args.tune,
+                    chains=args.chains,
+                    sampler=sampler,
+                    seed=args.seed,
+                    warn=False,
+                )
+            seconds = time.perf_counter() - t0
+            d = fit.diagnostics
+            print(
+                f"{spec:<12} {sampler:<8} seconds={seconds:7.1f} converged={d.ok!s:<5} "
+                f"max_rhat={d.max_rhat:.3f} min_ess_bulk={d.min_ess_bulk:7.0f} "
+                f"min_ess_tail={d.min_ess_tail:7.0f} divergences={d.divergences:<4} "
+                f"ess_bulk_per_s={d.min_ess_bulk / seconds:6.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,318 @@
+"""``bayes-scaling fit | summary | report | demo``: plumbing with a mocked sampler, and one
+real end-to-end fit.
+
+The sampler is replaced by a function returning a tiny real fit made once per session
+(k1 on 30 models x 4 benchmarks, 2 chains x 50 draws), so every command is exercised on
+genuine results without paying for sampling more than twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayes_scaling import datasets
+from bayes_scaling.cli import run
+from bayes_scaling.data import to_wide
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.estimator import CapabilityModel, FitResults
+
+TINY_FAMILIES = ("Pythia", "OPT", "Qwen1.5", "Llama-2", "Falcon")
+TINY_BENCHMARKS = ("MMLU", "ARC-C", "HellaSwag", "GSM8K")
+
+
+def tiny_table() -> xr.Dataset:
+    """30 models of 5 families (Llama-2, the spec's reference, among them), 4 benchmarks."""
+    ds = datasets.load("base-llm")
+    keep = np.isin(ds["family"].to_numpy().astype(str), TINY_FAMILIES)
+    return ds.isel(model=np.flatnonzero(keep)).sel(benchmark=list(TINY_BENCHMARKS))
+
+
+@pytest.fixture(scope="session")
+def tiny_fit(tmp_path_factory: pytest.TempPathFactory) -> FitResults:
+    """A tiny real k1 fit, sampled once per session and shared through a file.
+
+    ``tests/test_report.py`` has the same fixture writing the same file: whichever
+    module runs first samples, the other loads.
+    """
+    path = tmp_path_factory.getbasetemp() / "tiny_k1_fit.nc"
+    if not path.exists():
+        fit = CapabilityModel("k1").fit(
+            tiny_table(), draws=50, tune=50, chains=2, seed=1, warn=False
+        )
+        fit.save(path)
+    return FitResults.load(path)
+
+
+@pytest.fixture
+def mocked_fit(tiny_fit: FitResults, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Replace sampling by the tiny fit; return the list of recorded calls."""
+    calls: list[dict[str, Any]] = []
+
+    def fake_fit(self: CapabilityModel, data: xr.Dataset, targets: Any = None, **kw: Any):
+        calls.append({"spec": self.spec.name, "data": data, **kw})
+        return tiny_fit
+
+    monkeypatch.setattr(CapabilityModel, "fit", fake_fit)
+    return calls
+
+
+@pytest.fixture
+def run_file(tiny_fit: FitResults, tmp_path: Path) -> Path:
+    return tiny_fit.save(tmp_path / "run" / "RUN.nc")
+
+
+def listing(directory: Path) -> set[str]:
+    return {str(p.relative_to(directory)) for p in directory.rglob("*")}
+
+
+def fails(argv: list[str], capsys: pytest.CaptureFixture[str], directory: Path) -> str:
+    """Run ``argv``; assert exit 2, one stderr line, no stdout, nothing new on disk."""
+    before = listing(directory)
+    code = run(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert out == ""
+    assert listing(directory) == before
+    return lines[0]
+
+
+def alter(path: Path) -> Path:
+    """Rewrite a results file with one posterior value changed and the old hash kept."""
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    post = tree["posterior"].to_dataset()
+    post["sigma"] = post["sigma"] + 0.01
+    tree["posterior"] = xr.DataTree(post)
+    altered = path.with_name("altered.nc")
+    tree.to_netcdf(altered, engine="h5netcdf")
+    return altered
+
+
+# ------------------------------------------------------------------------------ fit
+def test_fit_writes_results_file(
+    mocked_fit: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs" / "k1.nc"
+    code = run(
+        ["fit", "base-llm", "--spec", "k1", "--draws", "30", "--tune", "20", "--chains", "3",
+         "--seed", "7", "--out", str(out)]
+    )  # fmt: skip
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert listing(tmp_path) == {"runs", "runs/k1.nc"}  # no temporary file left
+    assert FitResults.load(out, spec="k1").spec.name == "k1"
+    (call,) = mocked_fit
+    assert call["spec"] == "k1"
+    assert (call["draws"], call["tune"], call["chains"], call["seed"]) == (30, 20, 3, 7)
+    assert call["sampler"] == "nutpie"
+    assert call["warn"] is False
+    assert call["data"].sizes["model"] == 128
+    assert "Convergence diagnostics" in stdout and f"wrote {out}" in stdout
+    assert "fitting spec 'k1'" in stderr
+    # The tiny fit has not converged: the warning names parameters.
+    assert "warning: R-hat > 1.01 for " in stderr
+
+
+def test_fit_reads_a_file_with_percent(
+    mocked_fit: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "scores.csv"
+    table.write_text("Model,FLOPs (1E21),MMLU,GSM8K\na,1,30,10\nb,10,40,20\nc,100,50,30\n")
+    code = run(["fit", str(table), "--percent", "--out", str(tmp_path / "r.nc")])
+    assert code == 0, capsys.readouterr()
+    data = mocked_fit[0]["data"]
+    assert data.sizes["model"] == 3
+    assert float(data["score"].sel(model="a", benchmark="MMLU")) == pytest.approx(0.3)
+    assert mocked_fit[0]["spec"] == "k3"  # the default spec
+
+
+def test_fit_error_during_sampling_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(self: CapabilityModel, data: xr.Dataset, targets: Any = None, **kw: Any):
+        raise BayesScalingError("no model has known training compute")
+
+    monkeypatch.setattr(CapabilityModel, "fit", broken)
+    code = run(["fit", "base-llm", "--out", str(tmp_path / "r.nc")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    # Only the "fitting ..." progress line precedes the error.
+    assert [line for line in err.splitlines() if not line.startswith("fitting spec")] == [
+        "error: no model has known training compute"
+    ]
+    assert out == ""
+    assert listing(tmp_path) == set()
+
+
+def test_fit_error_while_writing_leaves_no_file(
+    mocked_fit: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_write(self: xr.DataTree, path: Any, *args: Any, **kwargs: Any) -> None:
+        Path(path).write_bytes(b"\x89HDF partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", half_write)
+    with pytest.raises(OSError, match="disk full"):
+        run(["fit", "base-llm", "--out", str(tmp_path / "r.nc")])
+    assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["missing.csv"], ["missing.csv", "file not found"]),
+        (["base-llm", "--spec", "k9"], ["unknown spec 'k9'"]),
+        (["base-llm", "--spec", "nope.toml"], ["unknown spec"]),
+        (["base-llm", "--sampler", "stan"], ["unknown sampler 'stan'", "nutpie"]),
+        (["base-llm", "--draws", "0"], ["--draws must be at least 1"]),
+        (["base-llm", "--chains", "0"], ["--chains must be at least 1"]),
+        (["base-llm", "--percent"], ["--percent and --range apply to files"]),
+        (["base-llm", "--range", "MMLU"], ["--range 'MMLU'"]),
+    ],
+    ids=["missing-file", "unknown-spec", "missing-spec-file", "unknown-sampler",
+         "zero-draws", "zero-chains", "percent-on-bundled", "bad-range"],
+)  # fmt: skip
+def test_fit_bad_input_is_one_line(
+    args: list[str],
+    words: list[str],
+    mocked_fit: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = fails(["fit", *args, "--out", "r.nc"], capsys, tmp_path)
+    for word in words:
+        assert word in line
+    assert mocked_fit == []  # refused before sampling
+
+
+def test_fit_out_is_a_folder(
+    mocked_fit: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dir").mkdir()
+    line = fails(["fit", "base-llm", "--out", str(tmp_path / "dir")], capsys, tmp_path)
+    assert "is a folder" in line
+
+
+# ------------------------------------------------------------------------------ summary
+def test_summary_json(run_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["summary", str(run_file), "--json"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out)  # exactly one JSON object
+    assert out.count("\n") == 1
+    types: dict[str, type | tuple[type, ...]] = {
+        "max_rhat": float,
+        "min_ess_bulk": float,
+        "min_ess_tail": float,
+        "divergences": int,
+        "seconds": float,
+        "n_models": int,
+        "n_families": int,
+        "n_benchmarks": int,
+        "outliers": list,
+        "outlier_observations": list,
+        "warnings": list,
+        "spec": str,
+        "seed": int,
+        "sampler": str,
+    }
+    for key, kind in types.items():
+        assert isinstance(summary[key], kind), key
+    assert (summary["n_models"], summary["n_families"], summary["n_benchmarks"]) == (30, 5, 4)
+    assert all(isinstance(m, str) for m in summary["outliers"])
+    assert summary["spec"] == "k1"
+
+
+def test_summary_tables(run_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["summary", str(run_file), "--spec", "k1", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    for heading in ("fit of spec k1", "Convergence diagnostics", "Family compute efficiency"):
+        assert heading in out
+    assert "vs Llama-2" in out
+
+
+@pytest.mark.parametrize("command", ["summary", "report"])
+def test_load_failures_are_one_line(
+    command: str, run_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = ["--out", str(tmp_path / "report")] if command == "report" else []
+    not_ours = tmp_path / "table.nc"
+    not_ours.write_text("Model,MMLU\na,0.5\n")
+    altered = alter(run_file)
+    cases = {
+        str(tmp_path / "missing.nc"): "no such results file",
+        str(not_ours): "not a bayes_scaling results file",
+        str(altered): "content hash mismatch",
+    }
+    for path, words in cases.items():
+        assert words in fails([command, path, *extra], capsys, tmp_path)
+    line = fails([command, str(run_file), "--spec", "k3", *extra], capsys, tmp_path)
+    assert "fitted with spec 'k1', not 'k3'" in line
+
+
+# ------------------------------------------------------------------------------ report
+def test_report_command(run_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "report"
+    assert run(["report", str(run_file), "--out", str(out_dir)]) == 0
+    assert capsys.readouterr().out.strip() == f"report: {out_dir / 'index.html'}"
+    page = (out_dir / "index.html").read_text()
+    pngs = sorted(out_dir.glob("*.png"))
+    assert {"family_efficiency.png", "loadings.png", "capability_vs_compute.png",
+            "predictive_check.png"} <= {p.name for p in pngs}  # fmt: skip
+    assert page.count("data:image/png;base64,") == len(pngs)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["n_models"] == 30
+    for name in ("capabilities.csv", "family_efficiency.csv", "loadings.csv"):
+        assert (out_dir / name).stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------ demo
+def test_demo(
+    mocked_fit: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "demo"
+    assert run(["demo", "--out", str(out_dir), "--draws", "20", "--chains", "2"]) == 0
+    stdout = capsys.readouterr().out
+    assert (out_dir / "RUN.nc").is_file() and (out_dir / "index.html").is_file()
+    assert f"report:  {out_dir / 'index.html'}" in stdout
+    (call,) = mocked_fit
+    assert call["spec"] == "k3" and call["draws"] == 20 and call["chains"] == 2
+    assert str(call["data"].attrs["source"]).startswith("base_llm")
+
+
+@pytest.mark.parametrize("command", ["fit", "summary", "report", "demo"])
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage" in out and "Example" in out
+
+
+# ------------------------------------------------------------------------------ real fit
+@pytest.mark.sampling
+def test_fit_end_to_end(
+    tmp_path: Path, write_table: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = write_table(to_wide(tiny_table()).to_csv(index=False), "tiny.csv")
+    out = tmp_path / "e2e.nc"
+    code = run(
+        ["fit", str(csv), "--spec", "k1", "--draws", "100", "--tune", "100", "--chains", "2",
+         "--seed", "3", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    fit = FitResults.load(out, spec="k1")
+    assert fit.posterior.sizes["chain"] == 2 and fit.posterior.sizes["draw"] == 100
+    assert fit.data.sizes["model"] == 30 and fit.attrs["seed"] == 3
+    assert fit.data.attrs["source"] == str(csv)

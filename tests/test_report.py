@@ -1,0 +1,244 @@
+"""Figures (:mod:`bayes_scaling.plots`) and the HTML report (:mod:`bayes_scaling.report`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from matplotlib.figure import Figure
+
+from bayes_scaling import datasets, plots, report
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.estimator import CapabilityModel, FitResults
+
+TINY_FAMILIES = ("Pythia", "OPT", "Qwen1.5", "Llama-2", "Falcon")
+TINY_BENCHMARKS = ("MMLU", "ARC-C", "HellaSwag", "GSM8K")
+PNGS = {
+    "family_efficiency.png",
+    "loadings.png",
+    "capability_vs_compute.png",
+    "predictive_check.png",
+}
+
+
+def tiny_table() -> xr.Dataset:
+    """30 models of 5 families (Llama-2, the spec's reference, among them), 4 benchmarks."""
+    ds = datasets.load("base-llm")
+    keep = np.isin(ds["family"].to_numpy().astype(str), TINY_FAMILIES)
+    return ds.isel(model=np.flatnonzero(keep)).sel(benchmark=list(TINY_BENCHMARKS))
+
+
+@pytest.fixture(scope="session")
+def tiny_fit(tmp_path_factory: pytest.TempPathFactory) -> FitResults:
+    """A tiny real k1 fit, sampled once per session and shared through a file.
+
+    ``tests/test_cli_fit.py`` has the same fixture writing the same file: whichever
+    module runs first samples, the other loads.
+    """
+    path = tmp_path_factory.getbasetemp() / "tiny_k1_fit.nc"
+    if not path.exists():
+        fit = CapabilityModel("k1").fit(
+            tiny_table(), draws=50, tune=50, chains=2, seed=1, warn=False
+        )
+        fit.save(path)
+    return FitResults.load(path)
+
+
+@pytest.fixture(scope="module")
+def written(tiny_fit: FitResults, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One report of the tiny fit, shared by the content tests."""
+    return report.write_report(tiny_fit, tmp_path_factory.mktemp("report") / "out").parent
+
+
+def tick_labels(axis_labels: list) -> list[str]:
+    return [t.get_text() for t in axis_labels]
+
+
+# ------------------------------------------------------------------------------ plots
+def test_family_efficiency_plot(tiny_fit: FitResults) -> None:
+    fig = plots.family_efficiency_plot(tiny_fit)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    labels = tick_labels(ax.get_yticklabels())
+    assert sorted(labels) == sorted(
+        ["Falcon (4)", "Llama-2 (3)", "OPT (8)", "Pythia (8)", "Qwen1.5 (7)"]
+    )
+    # Sorted by median multiplier, the most efficient family on top (largest y).
+    medians = tiny_fit.family_efficiency()["median"].to_series()
+    assert [label.split(" (")[0] for label in labels] == list(medians.sort_values().index)
+    assert "vs Llama-2" in ax.get_xlabel() and "90% interval" in ax.get_xlabel()
+
+
+def test_loadings_heatmap(tiny_fit: FitResults) -> None:
+    fig = plots.loadings_heatmap(tiny_fit)
+    assert len(fig.axes) == 2  # heatmap and colour bar
+    ax = fig.axes[0]
+    assert tick_labels(ax.get_xticklabels()) == ["general"]
+    anchor = tiny_fit.anchors[0]
+    assert tick_labels(ax.get_yticklabels()) == [
+        f"{b} *" if b == anchor else b for b in TINY_BENCHMARKS
+    ]
+    assert len(ax.texts) == len(TINY_BENCHMARKS)  # one annotation per cell
+
+
+def test_capability_vs_compute_plot(tiny_fit: FitResults) -> None:
+    fig = plots.capability_vs_compute_plot(tiny_fit, n_families=3)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "log10 training FLOPs"
+    assert "decades of effective compute" in ax.get_ylabel()
+    legend = tick_labels(ax.get_legend().get_texts())
+    assert "1:1 through Llama-2" in legend
+    assert "other (7)" in legend  # Falcon (4) and Llama-2 (3), beyond the top 3
+    assert len(legend) == 5
+
+
+def test_predictive_check_plot(tiny_fit: FitResults) -> None:
+    fig = plots.predictive_check_plot(tiny_fit, outliers={"models": [], "observations": []})
+    assert len(fig.axes) == len(TINY_BENCHMARKS)
+    titles = [ax.get_title().splitlines()[0] for ax in fig.axes]
+    assert titles == list(TINY_BENCHMARKS)
+    assert all("inside 90%" in ax.get_title() for ax in fig.axes)
+
+
+def test_predictive_quantiles_are_ordered_and_seeded(tiny_fit: FitResults) -> None:
+    q = plots.predictive_quantiles(tiny_fit, level=0.8, seed=5)
+    n_obs = tiny_fit.tree["observed_data"]["score"].size
+    assert q.sizes["obs"] == n_obs
+    assert bool((q["lower"] <= q["median"]).all() and (q["median"] <= q["upper"]).all())
+    assert bool(((q["pit"] >= 0) & (q["pit"] <= 1)).all())
+    xr.testing.assert_equal(q, plots.predictive_quantiles(tiny_fit, level=0.8, seed=5))
+
+
+def test_rhat_plot(tiny_fit: FitResults) -> None:
+    fig = plots.rhat_plot(tiny_fit, n=2, threshold=None)
+    assert fig is not None and len(fig.axes) == 4  # trace and rank per parameter
+    worst = plots.worst_rhat(tiny_fit, 2)
+    assert worst[0][1] >= worst[1][1]
+    assert fig.axes[0].get_title(loc="left").startswith(worst[0][0])
+    assert plots.rhat_plot(tiny_fit, threshold=math.inf) is None
+
+
+def test_reference_falls_back_to_largest_family(tiny_fit: FitResults) -> None:
+    other = FitResults(
+        tree=tiny_fit.tree, spec=dataclasses.replace(tiny_fit.spec, reference_family="GPT-9")
+    )
+    # Pythia and OPT both have 8 models: ties go alphabetically.
+    assert plots.resolve_reference(other) == "OPT"
+    assert plots.resolve_reference(other, "Falcon") == "Falcon"
+    fig = plots.family_efficiency_plot(other)
+    assert "vs OPT" in fig.axes[0].get_xlabel()
+
+
+# ------------------------------------------------------------------------------ tables
+def test_tidy_tables(tiny_fit: FitResults) -> None:
+    caps = report.capabilities_table(tiny_fit, level=0.8)
+    assert caps.columns.tolist() == [
+        "model", "family", "log10_flops", "capability", "mean", "q0.1", "q0.9"
+    ]  # fmt: skip
+    assert len(caps) == 30
+    assert (caps["q0.1"] <= caps["mean"]).all() and (caps["mean"] <= caps["q0.9"]).all()
+    eff = report.family_efficiency_table(tiny_fit)
+    assert eff.columns.tolist() == [
+        "family", "n_models", "reference", "mean", "median", "q0.05", "q0.95",
+        "log10_multiplier",
+    ]  # fmt: skip
+    assert eff["median"].is_monotonic_decreasing
+    ref = eff.set_index("family").loc["Llama-2"]
+    assert ref["median"] == pytest.approx(1.0) and ref["n_models"] == 3
+    load = report.loadings_table(tiny_fit)
+    assert load.columns.tolist() == [
+        "benchmark", "capability", "mean", "q0.05", "q0.95", "anchor", "fixed_zero"
+    ]  # fmt: skip
+    assert load["anchor"].sum() == 1 and not load["fixed_zero"].any()
+
+
+def test_jsonable() -> None:
+    value = {"a": np.int64(2), "b": [np.float64(np.nan), 1.5], "c": np.array([1, 2])}
+    assert report.jsonable(value) == {"a": 2, "b": [None, 1.5], "c": [1, 2]}
+    json.dumps(report.jsonable(value), allow_nan=False)
+
+
+# ------------------------------------------------------------------------------ report
+def test_report_files(written: Path, tiny_fit: FitResults) -> None:
+    names = {p.name for p in written.iterdir()}
+    assert names == set(report.REPORT_FILES)  # rhat.png too: the tiny fit is unconverged
+    summary = json.loads((written / "summary.json").read_text())
+    assert summary == report.jsonable(tiny_fit.summary_dict())
+    caps = pd.read_csv(written / "capabilities.csv")
+    assert set(caps["model"]) == set(map(str, tiny_fit.data["model"].to_numpy()))
+    assert pd.read_csv(written / "family_efficiency.csv")["reference"].eq("Llama-2").all()
+    assert len(pd.read_csv(written / "loadings.csv")) == len(TINY_BENCHMARKS)
+
+
+def test_report_page_is_self_contained(written: Path, tiny_fit: FitResults) -> None:
+    page = (written / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(list(written.glob("*.png")))
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    for heading in (
+        "Convergence diagnostics",
+        "Outliers",
+        "Family compute efficiency",
+        "Benchmark loadings",
+        "General capability vs compute",
+        "Posterior predictive check",
+    ):
+        assert f"<h2>{heading}</h2>" in page
+    attrs = tiny_fit.attrs
+    for stamp in ("k1", attrs["bayes_scaling_version"], "nutpie", "base_llm_benchmark_eval.csv"):
+        assert stamp in page
+    assert "R-hat &gt; 1.01 for" in page  # the warning, escaped
+    assert str(attrs["content_hash"])[:16] in page
+
+
+def test_report_failure_leaves_nothing(
+    tiny_fit: FitResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> Figure:
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(plots, "predictive_check_plot", broken)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        report.write_report(tiny_fit, tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
+    existing = tmp_path / "old"
+    existing.mkdir()
+    (existing / "index.html").write_text("old report")
+    with pytest.raises(RuntimeError):
+        report.write_report(tiny_fit, existing)
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
+    assert (existing / "index.html").read_text() == "old report"
+
+
+def test_report_replaces_an_older_one(
+    tiny_fit: FitResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "RUN.nc").write_text("kept")
+    (out / "rhat.png").write_text("stale")
+    monkeypatch.setattr(plots, "rhat_plot", lambda *a, **k: None)  # a converged fit
+    index = report.write_report(tiny_fit, out, level=0.5)
+    assert index == out / "index.html"
+    assert (out / "RUN.nc").read_text() == "kept"
+    assert not (out / "rhat.png").exists()
+    assert "q0.25" in (out / "loadings.csv").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
+
+
+def test_report_refuses_bad_arguments(tiny_fit: FitResults, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(BayesScalingError, match="not a folder"):
+        report.write_report(tiny_fit, tmp_path / "file")
+    with pytest.raises(BayesScalingError, match="reference family 'GPT-9'"):
+        report.write_report(tiny_fit, tmp_path / "r", reference="GPT-9")
+    with pytest.raises(BayesScalingError, match="level"):
+        report.write_report(tiny_fit, tmp_path / "r", level=1.5)
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
