@@ -279,7 +279,7 @@ class FitResults:
         eta = params["intercept"][:, None, :] + np.einsum("smk,sck->smc", cap, params["weights"])
         p = params["floor"] + (params["ceiling"] - params["floor"]) / (1 + np.exp(-eta))
         if noise:
-            phi = 1.0 / (2.0 * params["noise"][:, None, :]) ** 2 - 1.0
+            phi = np.maximum(1.0 / (2.0 * params["noise"][:, None, :]) ** 2 - 1.0, 1.0)
             # Sample on the expected-score scale: Beta noise, then binomial sampling
             # for count columns (beta-binomial); binomial specs skip the Beta step.
             pp = np.clip(p, EPS, 1 - EPS)

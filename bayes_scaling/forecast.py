@@ -174,11 +174,14 @@ class Forecast:
         The joint fit (test targets hidden).
     draws : xarray.DataArray
         Posterior predictive draws on the [0, 1] scale, dims (sample, model, column).
+    target : Target or None
+        The forecast metric (``None`` for benchmark forecasts from compute).
     """
 
     table: pd.DataFrame
     fit: FitResults
     draws: xr.DataArray
+    target: Target | None = None
 
 
 def forecast(
@@ -289,7 +292,7 @@ def forecast(
         columns = [str(c) for c in fit_bench["benchmark"].to_numpy()]
     pred = fit.predictive_draws(cap.sel(model=rows_models), columns, rng)
     table = _table(pred, bench, target, test, interval)
-    return Forecast(table=table, fit=fit, draws=pred)
+    return Forecast(table=table, fit=fit, draws=pred, target=target)
 
 
 def _table(

@@ -354,7 +354,11 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         )
         log_noise_mu = pm.Normal("log_noise_mu", np.log(pri.noise_median), 0.5)
         log_noise_sd = pm.HalfNormal("log_noise_sd", pri.noise_log_sd)
-        noise_raw = pm.LogNormal("noise_excess", log_noise_mu, log_noise_sd, dims="benchmark")
+        # Non-centred: centred, chains get trapped where log_noise_sd -> 0.
+        z_noise = pm.Normal("z_noise", 0.0, 1.0, dims="benchmark")
+        noise_raw = pm.Deterministic(
+            "noise_excess", pt.exp(log_noise_mu + log_noise_sd * z_noise), dims="benchmark"
+        )
         noise = pm.Deterministic("noise", pri.noise_floor + noise_raw, dims="benchmark")
 
         intercepts, weights, noises = b, lam, noise
@@ -387,10 +391,13 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         eta = intercepts[ci] + (centred[mi] * weights[ci]).sum(axis=-1)
         floor = inputs.floor[ci]
         ceiling = inputs.ceiling[ci]
-        p = floor + (ceiling - floor) * pm.math.sigmoid(eta)
+        # Clipped so that (1 - p) * phi stays positive in float64 when eta is large
+        # (prior predictive draws reach that corner).
+        p = pt.clip(floor + (ceiling - floor) * pm.math.sigmoid(eta), 1e-9, 1 - 1e-9)
         # noise is the sd at p = 0.5 beyond sampling: rho = (2 * noise)^2 is the
         # beta-binomial's intra-class correlation, phi = 1 / rho - 1 its precision.
-        phi = 1.0 / (2.0 * noises[ci]) ** 2 - 1.0
+        # The prior lets noise exceed 0.5 (phi < 0, an impossible Beta): floor phi at 1.
+        phi = pt.maximum(1.0 / (2.0 * noises[ci]) ** 2 - 1.0, 1.0)
         if is_count.any():
             n = inputs.n_items[ci][is_count].astype(np.int64)
             counts = np.clip(np.round(inputs.y[is_count] * n), 0, n).astype(np.int64)

@@ -39,6 +39,7 @@ from bayes_scaling.diagnostics import RHAT_MAX
 
 if TYPE_CHECKING:
     from bayes_scaling.estimator import FitResults
+    from bayes_scaling.forecast import Forecast
 
 __all__ = [
     "capability_vs_compute_plot",
@@ -47,6 +48,7 @@ __all__ = [
     "predictive_check_plot",
     "resolve_reference",
     "rhat_plot",
+    "scaling_curve_plot",
     "worst_rhat",
 ]
 
@@ -579,4 +581,78 @@ def rhat_plot(
     axes[-1, 0].set_xlabel("draw", fontsize=8)
     axes[-1, 1].set_xlabel("rank over all chains", fontsize=8)
     fig.suptitle("Worst-converged parameters: trace (per chain) and rank histogram", fontsize=10)
+    return fig
+
+
+def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -> Figure:
+    """The forecast metric against general capability, with 50% and 90% bands.
+
+    x is the general capability in decades of effective compute (log10 FLOPs of a model of
+    average family efficiency); y is the metric in its own units. Training models are
+    filled, held-out models hollow; colour marks the largest families. The curve is the
+    posterior mean of the expected metric with the specialisation axes at their mean.
+
+    Parameters
+    ----------
+    result : Forecast
+        From :func:`bayes_scaling.forecast.forecast` with a target metric.
+
+    Examples
+    --------
+    >>> fig = scaling_curve_plot(result)  # doctest: +SKIP
+    """
+    from bayes_scaling.errors import BayesScalingError
+
+    target = result.target
+    if target is None:
+        raise BayesScalingError("a scaling curve needs a target metric")
+    fit = result.fit
+    caps = fit.capabilities()["mean"].sel(capability="general").to_series()
+    table = result.table.set_index("model")
+    a = fit.draws("target_intercept").sel(target=target.name).to_numpy()
+    w = fit.draws("target_weights").sel(target=target.name, capability="general").to_numpy()
+    centre = fit.draws("S").sel(capability="general").mean("model").to_numpy() + fit.x_mean
+    floor_u = float(target.to_unit(target.floor))
+    models = [m for m in table.index if m in caps.index]
+    lo_x, hi_x = caps[models].min(), caps[models].max()
+    span = hi_x - lo_x
+    xs = np.linspace(lo_x - 0.1 * span, hi_x + 0.25 * span, grid)
+    eta = a[:, None] + w[:, None] * (xs[None, :] - centre[:, None])
+    ys = target.from_unit(floor_u + (1 - floor_u) / (1 + np.exp(-eta)))
+    fig = _figure(7.0, 4.6)
+    ax = fig.add_subplot()
+    for level, alpha in ((0.9, 0.15), (0.5, 0.3)):
+        lo, hi = np.quantile(ys, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+        ax.fill_between(xs, lo, hi, color="C0", alpha=alpha, lw=0, label=f"{_pct(level)} band")
+    ax.plot(xs, ys.mean(0), color="C0", lw=2, label="posterior mean")
+    families = fit.data["family"].to_series()
+    top = [f for f, _ in Counter(families[models]).most_common(n_families)]
+    for m in models:
+        row = table.loc[m]
+        if not np.isfinite(row["observed"]):
+            continue
+        fam = families.get(m, "")
+        colour = f"C{1 + top.index(fam) % 9}" if fam in top else _GREY
+        test = row["split"] == "test"
+        ax.scatter(
+            caps[m],
+            row["observed"],
+            s=36 if test else 22,
+            zorder=3,
+            facecolors="none" if test else colour,
+            edgecolors=colour,
+            linewidths=1.4,
+        )
+    handles = [
+        Line2D([], [], marker="o", ls="", color=f"C{1 + i % 9}", label=f) for i, f in enumerate(top)
+    ]
+    handles += [
+        Line2D([], [], marker="o", ls="", mfc="none", color="k", label="held out"),
+        Line2D([], [], marker="o", ls="", color="k", label="training"),
+    ]
+    band_handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=band_handles + handles, fontsize=7, loc="upper left", ncols=2)
+    ax.set_xlabel("general capability (decades of effective compute, log10 FLOPs)")
+    ax.set_ylabel(target.name)
+    ax.set_title(f"Scaling curve of {target.name}")
     return fig

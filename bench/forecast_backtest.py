@@ -144,7 +144,7 @@ def main() -> None:
     """Print one line per case and write a JSON file of the rows."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--draws", type=int, default=500)
-    parser.add_argument("--tune", type=int, default=500)
+    parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--spec", default="k2")
     parser.add_argument("--seed", type=int, default=0)

@@ -21,3 +21,43 @@ def write_table(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+# --- simulation-based fixtures (tests/test_fit.py, tests/test_recovery.py) -----------------
+# Imports are local: pymc and nutpie are slow to import, and most test modules never fit.
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from bayes_scaling.estimator import FitResults
+    from bayes_scaling.simulate import Simulation
+
+#: Small K=2 simulation shared by the fit tests: 40 models, 6 families, 8 benchmarks.
+SMALL_SIM = {"n_models": 40, "n_families": 6, "n_benchmarks": 8, "capabilities": 2}
+#: Sampling budget of the shared fits: enough for stable posterior means and signs.
+SMALL_FIT = {"draws": 200, "tune": 400, "chains": 2}
+
+
+@pytest.fixture(scope="session")
+def small_sim() -> Simulation:
+    """A K=2 simulation with 10% of scores missing (``bayes_scaling.simulate``)."""
+    from bayes_scaling.simulate import simulate
+
+    return simulate(**SMALL_SIM, missing=0.1, seed=11)
+
+
+@pytest.fixture(scope="session")
+def small_fit(small_sim: Simulation) -> FitResults:
+    """k2 with the true anchors on :func:`small_sim`, seed 1 (no convergence warnings)."""
+    from bayes_scaling.estimator import CapabilityModel
+
+    model = CapabilityModel(small_sim.spec("k2"))
+    return model.fit(small_sim.data, **SMALL_FIT, seed=1, warn=False)
+
+
+@pytest.fixture(scope="session")
+def small_fit_seed2(small_sim: Simulation) -> FitResults:
+    """The same fit as :func:`small_fit` with seed 2."""
+    from bayes_scaling.estimator import CapabilityModel
+
+    model = CapabilityModel(small_sim.spec("k2"))
+    return model.fit(small_sim.data, **SMALL_FIT, seed=2, warn=False)

@@ -67,8 +67,10 @@ def _forecast(files: dict[str, Path], out: Path, *extra: str) -> int:
 @pytest.mark.sampling
 def test_forecast_contract_and_same_seed_same_file(files: dict[str, Path], tmp_path: Path) -> None:
     out1, out2 = tmp_path / "p1.csv", tmp_path / "p2.csv"
-    assert _forecast(files, out1, "--seed", "3") == 0
+    png = tmp_path / "curve.png"
+    assert _forecast(files, out1, "--seed", "3", "--plot", str(png)) == 0
     assert _forecast(files, out2, "--seed", "3") == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out1.read_bytes() == out2.read_bytes()
     preds = pd.read_csv(out1)
     assert tuple(preds.columns) == PRED_COLUMNS

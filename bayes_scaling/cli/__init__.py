@@ -37,6 +37,7 @@ app = typer.Typer(
 from bayes_scaling.cli import data as _data  # noqa: E402, F401
 from bayes_scaling.cli import fit as _fit  # noqa: E402, F401
 from bayes_scaling.cli import forecast as _forecast  # noqa: E402, F401
+from bayes_scaling.cli import simulate as _simulate  # noqa: E402, F401
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -116,6 +116,10 @@ def forecast_command(
     percent: Annotated[
         bool, typer.Option("--percent", help="BENCH.csv scores are on 0-100.")
     ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also write the scaling-curve PNG (needs --metric)."),
+    ] = None,
 ) -> None:
     """Forecast a downstream metric (or, --from compute, the benchmarks) of held-out models.
 
@@ -123,6 +127,8 @@ def forecast_command(
     observed, mean, median, lower, upper, in the metric's own units; the interval includes
     measurement noise.
     """
+    if plot is not None and metric is None:
+        raise BayesScalingError("--plot needs --metric")
     bench = read_table(benchmarks, percent=percent)
     tests = _read_test_models(test_models)
     cols = [c.strip() for c in benchmark_cols.split(",")] if benchmark_cols else None
@@ -150,6 +156,11 @@ def forecast_command(
     )
     with atomic_path(out) as tmp:
         result.table.to_csv(tmp, index=False, float_format="%.6g")
+    if plot is not None:
+        from bayes_scaling.plots import scaling_curve_plot
+
+        with atomic_path(plot) as tmp:
+            scaling_curve_plot(result).savefig(tmp, format="png", dpi=120)
     d = result.fit.diagnostics
     n_test = int((result.table["split"] == "test").sum())
     typer.echo(

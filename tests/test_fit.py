@@ -1,0 +1,227 @@
+"""Real (small) fits on simulated tables: the FitResults API, persistence, determinism,
+sign conventions, diagnostics and the outlier check.
+
+The two shared k2 fits (``small_fit``, ``small_fit_seed2`` in ``conftest.py``) are sampled
+once per session; three more small fits are made here (a deliberately tiny run, twice,
+and a fit of a table with one corrupted compute value).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayes_scaling.data import FLOPS, TOKENS, from_wide
+from bayes_scaling.diagnostics import Diagnostics, SamplerWarning
+from bayes_scaling.errors import BayesScalingError, ResultsFileError
+from bayes_scaling.estimator import CapabilityModel, FitResults
+from bayes_scaling.simulate import Simulation, simulate
+
+pytestmark = pytest.mark.sampling
+
+GROUPS = ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data", "data")
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+def test_tree_layout(small_fit: FitResults, small_sim: Simulation) -> None:
+    assert set(GROUPS) <= set(small_fit.tree.children)
+    post = small_fit.posterior
+    for name in ("S", "alpha", "loadings", "b", "noise", "sigma", "tau"):
+        assert name in post, name
+    assert post["S"].dims == ("chain", "draw", "model", "capability")
+    for dim, size in {"chain": 2, "draw": 200, "model": 40, "capability": 2}.items():
+        assert post.sizes[dim] == size
+    ll = small_fit.tree["log_likelihood"]["score"]
+    n_obs = int(np.isfinite(small_sim.data["score"].to_numpy()).sum())
+    assert ll.dims == ("chain", "draw", "obs") and ll.sizes["obs"] == n_obs
+    assert np.isfinite(ll.to_numpy()).all()
+    assert small_fit.anchors == ("MMLU", "GSM8K")
+    assert small_fit.x_mean == pytest.approx(small_sim.params.attrs["x_mean"])
+    assert small_fit.draws("S").dims == ("sample", "model", "capability")
+    assert small_fit.draws("S").sizes["sample"] == 400
+
+
+def test_capabilities(small_fit: FitResults, small_sim: Simulation) -> None:
+    caps = small_fit.capabilities()
+    assert set(caps.data_vars) == {"mean", "lower", "upper"}
+    assert caps["mean"].dims == ("model", "capability")
+    assert caps.sizes == {"model": 40, "capability": 2}
+    assert (caps["lower"] <= caps["mean"]).all() and (caps["mean"] <= caps["upper"]).all()
+    # The general axis is reported on the absolute log10-FLOPs scale.
+    raw = small_fit.posterior["S"].sel(capability="general").mean(("chain", "draw"))
+    np.testing.assert_allclose(caps["mean"].sel(capability="general"), raw + small_fit.x_mean)
+    truth = small_sim.params["S"].sel(capability="general") + small_sim.params.attrs["x_mean"]
+    assert np.corrcoef(caps["mean"].sel(capability="general"), truth)[0, 1] > 0.98
+    wider = small_fit.capabilities(level=0.99)
+    assert (wider["upper"] - wider["lower"] > caps["upper"] - caps["lower"]).all()
+
+
+def test_family_efficiency(small_fit: FitResults) -> None:
+    eff = small_fit.family_efficiency(reference="F01")
+    assert eff.sizes == {"family": 6}
+    assert {"mean", "median", "lower", "upper", "log10_multiplier"} <= set(eff.data_vars)
+    assert float(eff["median"].sel(family="F01")) == 1.0  # the reference against itself
+    assert (eff["lower"] <= eff["median"]).all() and (eff["median"] <= eff["upper"]).all()
+    assert eff.attrs["reference"] == "F01"
+    # The spec's default reference family (Llama-2) is not in a simulated table.
+    with pytest.raises(BayesScalingError, match="Llama-2"):
+        small_fit.family_efficiency()
+
+
+def test_loadings_and_summary(small_fit: FitResults) -> None:
+    lam = small_fit.loadings()
+    assert lam["mean"].dims == ("benchmark", "capability") and lam.sizes["benchmark"] == 8
+    assert float(lam["mean"].sel(benchmark="MMLU", capability="spec1")) == 0.0
+    summary = small_fit.summary_dict()
+    assert summary["spec"] == "k2-sim" and summary["n_models"] == 40
+    assert summary["anchors"] == ["MMLU", "GSM8K"]
+    json.dumps(summary)  # JSON-ready
+
+
+# --- persistence -----------------------------------------------------------------------------
+
+
+def test_save_load_round_trip(small_fit: FitResults, tmp_path: Path) -> None:
+    path = small_fit.save(tmp_path / "fit.nc")
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]  # atomic: no temp file left
+    loaded = FitResults.load(path)
+    for group in GROUPS:
+        xr.testing.assert_equal(loaded.tree[group].to_dataset(), small_fit.tree[group].to_dataset())
+    attrs = {k: v for k, v in loaded.attrs.items() if k != "content_hash"}
+    assert attrs == small_fit.attrs
+    assert loaded.spec == small_fit.spec
+    xr.testing.assert_equal(loaded.capabilities(), small_fit.capabilities())
+    # Loading with the fit's own spec, or through the model object, is accepted.
+    FitResults.load(path, spec=small_fit.spec)
+    CapabilityModel(small_fit.spec).load(path)
+
+
+def test_tampered_file_is_refused(small_fit: FitResults, tmp_path: Path) -> None:
+    path = small_fit.save(tmp_path / "fit.nc")
+    with h5py.File(path, "r+") as f:
+        f["posterior/sigma"][0, 0] = f["posterior/sigma"][0, 0] + 0.5
+    with pytest.raises(ResultsFileError, match="hash mismatch"):
+        FitResults.load(path)
+
+
+def test_re_saved_without_hash_update_is_refused(small_fit: FitResults, tmp_path: Path) -> None:
+    path = small_fit.save(tmp_path / "fit.nc")
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    post = tree["posterior"].to_dataset()
+    post["b"] = post["b"] * 1.01
+    tree["posterior"] = xr.DataTree(post)
+    tampered = tmp_path / "tampered.nc"
+    tree.to_netcdf(tampered, engine="h5netcdf")  # keeps the now stale content_hash
+    with pytest.raises(ResultsFileError, match="altered"):
+        FitResults.load(tampered)
+
+
+def test_other_spec_is_refused_naming_both(small_fit: FitResults, tmp_path: Path) -> None:
+    path = small_fit.save(tmp_path / "fit.nc")
+    with pytest.raises(ResultsFileError) as info:
+        FitResults.load(path, spec="k1")
+    assert "'k2-sim'" in str(info.value) and "'k1'" in str(info.value)
+    with pytest.raises(ResultsFileError, match="'k1'"):
+        CapabilityModel("k1").load(path)
+
+
+def test_non_results_files_are_refused(small_sim: Simulation, tmp_path: Path) -> None:
+    table, params = small_sim.save(tmp_path / "sim.csv", tmp_path / "truth.nc")
+    with pytest.raises(ResultsFileError, match="not a bayes_scaling results file"):
+        FitResults.load(table)
+    with pytest.raises(ResultsFileError, match="no spec or hash"):
+        FitResults.load(params)  # a netCDF file, but not ours
+    with pytest.raises(ResultsFileError, match="no such results file"):
+        FitResults.load(tmp_path / "missing.nc")
+
+
+# --- determinism, signs, diagnostics ----------------------------------------------------------
+
+
+def test_tiny_run_warns_and_same_seed_is_identical() -> None:
+    """20 draws cannot converge: a SamplerWarning names parameters. The same seed twice
+    gives the same numbers, bit for bit."""
+    sim = simulate(20, 4, 5, capabilities=2, missing=0.1, seed=3)
+    model = CapabilityModel(sim.spec("k2"))
+    with pytest.warns(SamplerWarning) as record:
+        first = model.fit(sim.data, draws=20, tune=20, chains=2, seed=5)
+    messages = [str(w.message) for w in record if issubclass(w.category, SamplerWarning)]
+    named = [m for m in messages if re.match(r"(R-hat > 1\.01|ESS < 400) for \w+\[", m)]
+    assert named, messages  # e.g. "R-hat > 1.01 for S[F01-001, general], ..."
+    second = model.fit(sim.data, draws=20, tune=20, chains=2, seed=5, warn=False)
+    for name, da in first.posterior.data_vars.items():
+        np.testing.assert_array_equal(da.to_numpy(), second.posterior[name].to_numpy(), name)
+
+
+def test_two_seeds_agree_on_signs(
+    small_fit: FitResults, small_fit_seed2: FitResults, small_sim: Simulation
+) -> None:
+    assert not np.array_equal(
+        small_fit.posterior["S"].to_numpy(), small_fit_seed2.posterior["S"].to_numpy()
+    )
+    true_sign = np.sign(small_sim.params["loadings"].sel(capability="spec1").to_numpy())
+    signs = []
+    for fit in (small_fit, small_fit_seed2):
+        lam = fit.posterior["loadings"]
+        assert (lam.sel(capability="general") > 0).all()  # every draw
+        assert (lam.sel(benchmark="GSM8K", capability="spec1") > 0).all()  # anchor: positive
+        spec1 = lam.sel(capability="spec1")
+        mean = spec1.mean(("chain", "draw")).to_numpy()
+        sd = spec1.std(("chain", "draw")).to_numpy()
+        # Loadings clearly away from zero have the sign of the truth.
+        sign = np.where(np.abs(mean) > 2 * sd, np.sign(mean), 0.0)
+        assert (sign != 0).sum() >= 3, mean
+        assert (sign[sign != 0] == true_sign[sign != 0]).all(), (mean, true_sign)
+        signs.append(sign)
+        spec_mean = fit.posterior["S"].sel(capability="spec1").mean(("chain", "draw"))
+        truth = small_sim.params["S"].sel(capability="spec1")
+        assert np.corrcoef(spec_mean, truth)[0, 1] > 0.8
+    both = (signs[0] != 0) & (signs[1] != 0)
+    assert (signs[0][both] == signs[1][both]).all()
+
+
+def test_diagnostics(small_fit: FitResults) -> None:
+    d = small_fit.diagnostics
+    assert isinstance(d, Diagnostics)
+    assert isinstance(d.max_rhat, float) and isinstance(d.min_ess_bulk, float)
+    assert isinstance(d.divergences, int)
+    # Loose: 2 chains x 200 draws, yet chains must roughly agree and rarely diverge.
+    assert 1.0 <= d.max_rhat < 1.2
+    assert d.min_ess_bulk > 10 and d.min_ess_tail > 10
+    assert 0 <= d.divergences <= 40
+    assert np.isfinite(d.min_bfmi) and d.seconds > 0
+    assert d.as_dict()["max_rhat"] == d.max_rhat
+
+
+# --- outliers ---------------------------------------------------------------------------------
+
+
+def test_clean_simulation_has_no_outlier_models(small_fit: FitResults) -> None:
+    assert small_fit.outliers()["models"] == []
+
+
+def test_compute_off_by_three_decades_is_flagged(small_sim: Simulation) -> None:
+    """Like BTLM's 627T-token entry: a FLOPs value 1000x too large."""
+    table = small_sim.table.copy()
+    fam = table["Model Family"].value_counts().index[0]  # a family with several models
+    row = table.index[table["Model Family"] == fam][1]
+    victim = str(table.loc[row, "Model"])
+    table.loc[row, FLOPS] *= 1000.0
+    table.loc[row, TOKENS] *= 1000.0
+    data = from_wide(table, registry=small_sim.registry)
+    fit = CapabilityModel(small_sim.spec("k2")).fit(
+        data, draws=150, tune=300, chains=2, seed=1, warn=False
+    )
+    flagged = fit.outliers()["models"]
+    assert [o["model"] for o in flagged] == [victim], flagged
+    # Its benchmarks place it 3 decades below the line its stated compute implies.
+    assert flagged[0]["z"] < -3
+    assert flagged[0]["decades"] < -1.5
