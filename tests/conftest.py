@@ -28,6 +28,8 @@ def write_table(tmp_path: Path) -> Callable[..., Path]:
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
+    import xarray as xr
+
     from bayes_scaling.estimator import FitResults
     from bayes_scaling.simulate import Simulation
 
@@ -61,3 +63,30 @@ def small_fit_seed2(small_sim: Simulation) -> FitResults:
 
     model = CapabilityModel(small_sim.spec("k2"))
     return model.fit(small_sim.data, **SMALL_FIT, seed=2, warn=False)
+
+
+# --- a tiny real fit of bundled data (tests/test_cli_fit.py, tests/test_report.py) ---------
+TINY_FAMILIES = ("Pythia", "OPT", "Qwen1.5", "Llama-2", "Falcon")
+TINY_BENCHMARKS = ("MMLU", "ARC-C", "HellaSwag", "GSM8K")
+
+
+def tiny_table() -> xr.Dataset:
+    """30 models of 5 families (Llama-2, the spec's reference, among them), 4 benchmarks."""
+    import numpy as np
+
+    from bayes_scaling import datasets
+
+    ds = datasets.load("base-llm")
+    keep = np.isin(ds["family"].to_numpy().astype(str), TINY_FAMILIES)
+    return ds.isel(model=np.flatnonzero(keep)).sel(benchmark=list(TINY_BENCHMARKS))
+
+
+@pytest.fixture(scope="session")
+def tiny_fit(tmp_path_factory: pytest.TempPathFactory) -> FitResults:
+    """A tiny real k1 fit (2 chains x 50 draws), sampled once per session, saved and loaded."""
+    from bayes_scaling.estimator import CapabilityModel, FitResults
+
+    path = tmp_path_factory.getbasetemp() / "tiny_k1_fit.nc"
+    fit = CapabilityModel("k1").fit(tiny_table(), draws=50, tune=50, chains=2, seed=1, warn=False)
+    fit.save(path)
+    return FitResults.load(path)

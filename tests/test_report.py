@@ -11,43 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import TINY_BENCHMARKS
 from matplotlib.figure import Figure
 
-from bayes_scaling import datasets, plots, report
+from bayes_scaling import plots, report
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.estimator import CapabilityModel, FitResults
+from bayes_scaling.estimator import FitResults
 
-TINY_FAMILIES = ("Pythia", "OPT", "Qwen1.5", "Llama-2", "Falcon")
-TINY_BENCHMARKS = ("MMLU", "ARC-C", "HellaSwag", "GSM8K")
 PNGS = {
     "family_efficiency.png",
     "loadings.png",
     "capability_vs_compute.png",
     "predictive_check.png",
 }
-
-
-def tiny_table() -> xr.Dataset:
-    """30 models of 5 families (Llama-2, the spec's reference, among them), 4 benchmarks."""
-    ds = datasets.load("base-llm")
-    keep = np.isin(ds["family"].to_numpy().astype(str), TINY_FAMILIES)
-    return ds.isel(model=np.flatnonzero(keep)).sel(benchmark=list(TINY_BENCHMARKS))
-
-
-@pytest.fixture(scope="session")
-def tiny_fit(tmp_path_factory: pytest.TempPathFactory) -> FitResults:
-    """A tiny real k1 fit, sampled once per session and shared through a file.
-
-    ``tests/test_cli_fit.py`` has the same fixture writing the same file: whichever
-    module runs first samples, the other loads.
-    """
-    path = tmp_path_factory.getbasetemp() / "tiny_k1_fit.nc"
-    if not path.exists():
-        fit = CapabilityModel("k1").fit(
-            tiny_table(), draws=50, tune=50, chains=2, seed=1, warn=False
-        )
-        fit.save(path)
-    return FitResults.load(path)
 
 
 @pytest.fixture(scope="module")
