@@ -34,6 +34,7 @@ app = typer.Typer(
 )
 
 # Sub-modules attach their commands to ``app``; imported for that side effect.
+from bayes_scaling.cli import compare as _compare  # noqa: E402, F401
 from bayes_scaling.cli import data as _data  # noqa: E402, F401
 from bayes_scaling.cli import fit as _fit  # noqa: E402, F401
 from bayes_scaling.cli import forecast as _forecast  # noqa: E402, F401
