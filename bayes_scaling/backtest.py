@@ -799,21 +799,9 @@ def read_metric(name_or_file: str, metric: str) -> tuple[Any, float | None, floa
     if not path.is_file():
         raise DataError(name_or_file,
                         f"file not found (bundled tables: {', '.join(datasets.names())})")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(str(path), f"cannot read as CSV ({str(exc).splitlines()[0]})") from None
-    if "Model" not in df.columns:
-        raise DataError(str(path), "no 'Model' column", row=0)
-    if metric not in df.columns:
-        cols = [c for c in df.columns if c != "Model"]
-        raise DataError(str(path), f"unknown metric column {metric!r}; columns: "
-                                   f"{', '.join(cols[:10])}", row=0)
-    if df["Model"].duplicated().any():
-        dup = df["Model"][df["Model"].duplicated()].iloc[0]
-        raise DataError(str(path), f"duplicate model {dup!r}", column="Model")
-    values = df.set_index("Model")[metric].replace("", None)
-    return values, None, None
+    from bayes_scaling.forecast import read_metric_column
+
+    return read_metric_column(path, metric), None, None
 
 
 def data_digest(obj: Any) -> str:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.errors import BayesScalingError, DataError
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.specs import ModelSpec
 
@@ -123,6 +124,36 @@ def make_target(
             f"declared range [{lo:g}, {ceiling:g}]; set --floor/--ceiling to the metric's scale"
         )
     return Target(name=name, values=nums.astype(float), floor=float(floor), ceiling=float(ceiling))
+
+
+def read_metric_column(path: Path, metric: str) -> pd.Series:
+    """The ``metric`` column of a wide CSV indexed by ``Model``, values as strings.
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, no ``Model`` column, unknown metric, duplicate model.
+    """
+    if not path.is_file():
+        raise DataError(str(path), "no such file")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(str(path), f"cannot read as CSV ({str(exc).splitlines()[0]})") from None
+    if "Model" not in df.columns:
+        raise DataError(str(path), "no 'Model' column", row=0)
+    if metric not in df.columns:
+        cols = [c for c in df.columns if c != "Model"]
+        raise DataError(
+            str(path), f"unknown metric column {metric!r}; columns: {', '.join(cols[:10])}", row=0
+        )
+    dup = df["Model"][df["Model"].duplicated()]
+    if not dup.empty:
+        raise DataError(
+            str(path), f"duplicate model {dup.iloc[0]!r}", row=int(dup.index[0]) + 1, column="Model"
+        )
+    values = df.set_index("Model")[metric].replace("", None)
+    return values
 
 
 # ------------------------------------------------------------------------------- splits

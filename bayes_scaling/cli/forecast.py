@@ -10,13 +10,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from bayes_scaling.cli import app
 from bayes_scaling.data import read_table
 from bayes_scaling.errors import BayesScalingError, DataError
-from bayes_scaling.forecast import DEFAULT_FORECAST_SPEC, forecast, make_target
+from bayes_scaling.forecast import (
+    DEFAULT_FORECAST_SPEC,
+    forecast,
+    make_target,
+    read_metric_column,
+)
 from bayes_scaling.io import atomic_path
 
 
@@ -25,30 +29,6 @@ class RouteOption(StrEnum):
 
     benchmarks = "benchmarks"
     compute = "compute"
-
-
-def _read_target_column(path: Path, metric: str) -> pd.Series:
-    """The metric column of TARGET.csv indexed by model, values as strings."""
-    if not path.is_file():
-        raise DataError(str(path), "no such file")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(str(path), f"cannot read as CSV ({str(exc).splitlines()[0]})") from None
-    if "Model" not in df.columns:
-        raise DataError(str(path), "no 'Model' column", row=0)
-    if metric not in df.columns:
-        cols = [c for c in df.columns if c != "Model"]
-        raise DataError(
-            str(path), f"unknown metric column {metric!r}; columns: {', '.join(cols[:10])}", row=0
-        )
-    dup = df["Model"][df["Model"].duplicated()]
-    if not dup.empty:
-        raise DataError(
-            str(path), f"duplicate model {dup.iloc[0]!r}", row=int(dup.index[0]) + 1, column="Model"
-        )
-    values = df.set_index("Model")[metric].replace("", None)
-    return values
 
 
 def _read_test_models(path: Path) -> list[str]:
@@ -135,7 +115,7 @@ def forecast_command(
     tgt = None
     if metric is not None:
         target_path = target or benchmarks
-        raw = _read_target_column(target_path, metric)
+        raw = read_metric_column(target_path, metric)
         tgt = make_target(raw, metric, floor, ceiling, source=str(target_path))
         if target_path == benchmarks and cols is None:
             cols = [c for c in map(str, bench["benchmark"].to_numpy()) if c != metric]
