@@ -7,6 +7,11 @@ per observation). Both become the ``xarray.Dataset`` described in ``docs/archite
 scores rescaled to [0, 1] with the raw range kept in the ``lower``/``upper`` coordinates, FLOPs
 made absolute, chance floors and item counts taken from the benchmark registry.
 
+A wide table cannot hold item counts, so :func:`read_table` also reads an optional *item-count
+file* beside it, ``TABLE.n_items.csv`` for ``TABLE.csv`` (see :func:`n_items_path`), with columns
+``benchmark, n_items``: its counts override the registry for that table, exactly as a long
+table's ``n_items`` column does. ``bayes-scaling data import`` writes one.
+
 Anything wrong with the input raises :class:`~bayes_scaling.errors.DataError` with a one-line
 message naming the file, the row and the column; nothing is ever written. Rows are counted as
 a user counts them in the file: the header is row 0 and the first data row is row 1 (for an
@@ -50,10 +55,12 @@ __all__ = [
     "FLOPS",
     "LONG_COLUMNS",
     "MODEL",
+    "N_ITEMS_SUFFIX",
     "PARAMS",
     "TOKENS",
     "from_long",
     "from_wide",
+    "n_items_path",
     "read_table",
     "summarize",
     "to_wide",
@@ -66,6 +73,9 @@ TOKENS = "Pretraining Data Size (T)"
 FLOPS = "FLOPs (1E21)"
 METADATA = (MODEL, FAMILY, PARAMS, TOKENS, FLOPS)
 LONG_COLUMNS = ("model", "benchmark", "score", "n_items")
+#: Suffix of a table's item-count file: ``mine.csv`` -> ``mine.n_items.csv``.
+N_ITEMS_SUFFIX = ".n_items.csv"
+_N_ITEMS_COLUMNS = ("benchmark", "n_items")
 _LONG_REQUIRED = frozenset(LONG_COLUMNS[:3])
 
 MIN_MODELS_PER_BENCHMARK = 3
@@ -81,6 +91,8 @@ Ranges = Mapping[str, tuple[float, float]]
 # (row, column position, column name, message): sorted to report the first problem in
 # reading order.
 _Problem = tuple[int, int, str, str]
+# An item-count file: its source and benchmark -> (n_items, row in that file).
+_ItemCounts = tuple[str, dict[str, tuple[float, int]]]
 
 
 # --- public API --------------------------------------------------------------------------
@@ -92,12 +104,15 @@ def read_table(
     percent: bool = False,
     ranges: Ranges | None = None,
     registry: Registry | None = None,
+    min_models: int = MIN_MODELS_PER_BENCHMARK,
 ) -> xr.Dataset:
     """Read a CSV or Parquet table (wide or long) into the tidy dataset.
 
     Parquet is recognised by its magic bytes, everything else must be UTF-8 CSV. The format
     is detected from the columns: a ``Model`` column means wide, ``model, benchmark, score``
-    means long.
+    means long. If the item-count file :func:`n_items_path` exists beside the table, its
+    counts override the registry's for the benchmarks it lists (a long table's own
+    ``n_items`` must agree with it).
 
     Parameters
     ----------
@@ -109,6 +124,10 @@ def read_table(
         Raw ``(lower, upper)`` range of named benchmark columns; the default is (0, 1).
     registry : Registry, optional
         Benchmark registry for floors and item counts; :meth:`Registry.default` if omitted.
+    min_models : int, default 3
+        Least number of models each benchmark must be observed for. Fitting needs three;
+        a table of new models to place into a fitted run (:mod:`bayes_scaling.place`)
+        may hold one model, and passes 0.
 
     Returns
     -------
@@ -118,7 +137,7 @@ def read_table(
     Raises
     ------
     DataError
-        The file is missing, unreadable or not a valid table.
+        The file (or its item-count file) is missing, unreadable or not valid.
 
     Examples
     --------
@@ -128,11 +147,31 @@ def read_table(
     >>> ds = read_table(p, percent=True)
     >>> ds.score.sel(benchmark="GSM8K").values.tolist()
     [0.1, 0.2, nan, 0.3]
+    >>> _ = n_items_path(p).write_text("benchmark,n_items\\nGSM8K,500\\n")
+    >>> float(read_table(p, percent=True).n_items.sel(benchmark="GSM8K"))
+    500.0
     """
     source = os.fspath(path)
     raw = _read_bytes(Path(path), source)
     header, body = _parse_bytes(raw, source, Path(path).suffix.lower())
-    return _build(header, body, source, None, percent, ranges, registry)
+    sidecar = n_items_path(path)
+    counts = _read_item_counts(sidecar) if sidecar.is_file() else None
+    return _build(header, body, source, None, percent, ranges, registry, counts, min_models)
+
+
+def n_items_path(path: str | os.PathLike[str]) -> Path:
+    """The item-count file of a table: ``TABLE.n_items.csv`` beside ``TABLE.csv``.
+
+    It is a CSV file with the columns ``benchmark, n_items`` (one row per benchmark, a
+    positive integer each) that :func:`read_table` reads when it exists.
+
+    Examples
+    --------
+    >>> n_items_path("runs/mine.csv").as_posix()
+    'runs/mine.n_items.csv'
+    """
+    p = Path(path)
+    return p.with_name(p.stem + N_ITEMS_SUFFIX)
 
 
 def from_wide(
@@ -352,6 +391,8 @@ def _build(
     percent: bool,
     ranges: Ranges | None,
     registry: Registry | None,
+    item_counts: _ItemCounts | None = None,
+    min_models: int = MIN_MODELS_PER_BENCHMARK,
 ) -> xr.Dataset:
     columns = _clean_columns(header, body, source)
     # Positional access from here on: column labels may have been duplicates or non-str.
@@ -384,7 +425,72 @@ def _build(
         table = _wide(cells, rows, source)
     else:
         table = _long(cells, rows, source)
-    return _assemble(table, source, percent, ranges, registry)
+    if item_counts is not None:
+        table = _with_item_counts(table, item_counts, source)
+    return _assemble(table, source, percent, ranges, registry, min_models)
+
+
+def _read_item_counts(path: Path) -> _ItemCounts:
+    """Parse an item-count file (``benchmark, n_items``); rows counted as in a table."""
+    source = os.fspath(path)
+    header, body = _parse_bytes(_read_bytes(path, source), source, path.suffix.lower())
+    names = ["" if _is_blank(h) else str(h).strip() for h in header]
+    if sorted(names) != sorted(_N_ITEMS_COLUMNS):
+        raise DataError(
+            source,
+            f"an item-count file has exactly the columns {', '.join(_N_ITEMS_COLUMNS)} "
+            f"(found: {', '.join(map(repr, names))})",
+            row=0,
+        )
+    benchmarks = body.iloc[:, names.index("benchmark")].tolist()
+    items = body.iloc[:, names.index("n_items")].tolist()
+    out: dict[str, tuple[float, int]] = {}
+    for k, (name, value) in enumerate(zip(benchmarks, items, strict=True)):
+        row = k + 1
+        if _is_blank(name) and _is_blank(value):
+            continue
+        if _is_blank(name):
+            raise DataError(source, "empty benchmark name", row=row, column="benchmark")
+        name = str(name).strip()
+        number = _number(value, "n_items")
+        if isinstance(number, str):
+            raise DataError(source, number, row=row, column="n_items")
+        if math.isnan(number) or number < 1 or number != round(number):
+            shown = "empty n_items" if math.isnan(number) else f"n_items {number:.6g}"
+            raise DataError(source, f"{shown} is not a positive integer", row=row, column="n_items")
+        if name in out:
+            raise DataError(
+                source,
+                f"benchmark {name!r} listed twice (rows {out[name][1]} and {row})",
+                row=row,
+                column="benchmark",
+            )
+        out[name] = (float(number), row)
+    return source, out
+
+
+def _with_item_counts(table: _Table, counts: _ItemCounts, source: str) -> _Table:
+    """``table`` with the item-count file's counts added (they must match the table's own)."""
+    counts_source, entries = counts
+    merged = dict(table.n_items)
+    for name, (value, row) in entries.items():
+        if name not in table.benchmarks:
+            raise DataError(
+                counts_source,
+                f"benchmark {name!r} is not a column of {source}",
+                row=row,
+                column="benchmark",
+            )
+        if name in merged and merged[name] != value:
+            raise DataError(
+                counts_source,
+                f"n_items {value:.0f} for benchmark {name!r} differs from {merged[name]:.0f} "
+                f"in {source}",
+                row=row,
+                column="n_items",
+            )
+        merged[name] = value
+    return dataclasses.replace(table, n_items=merged)
 
 
 def _clean_columns(header: Sequence[Any], body: pd.DataFrame, source: str) -> list[tuple[int, str]]:
@@ -557,6 +663,7 @@ def _assemble(
     percent: bool,
     ranges: Ranges | None,
     registry: Registry | None,
+    min_models: int = MIN_MODELS_PER_BENCHMARK,
 ) -> xr.Dataset:
     bounds = _resolve_ranges(table.benchmarks, percent, ranges, source)
     lower = np.array([bounds[b][0] for b in table.benchmarks])
@@ -572,11 +679,11 @@ def _assemble(
 
     counts = (~np.isnan(score)).sum(axis=0)
     for j, name in enumerate(table.benchmarks):
-        if counts[j] < MIN_MODELS_PER_BENCHMARK:
+        if counts[j] < min_models:
             raise DataError(
                 source,
                 f"benchmark observed for only {counts[j]} model(s); at least "
-                f"{MIN_MODELS_PER_BENCHMARK} are needed",
+                f"{min_models} are needed",
                 column=name,
             )
 

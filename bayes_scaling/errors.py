@@ -31,20 +31,36 @@ class DataError(BayesScalingError):
         1-based data row (the header is row 0), if the problem has one.
     column : str, optional
         Column name, if the problem has one.
+    key : str, optional
+        Dotted path of a JSON key (e.g. ``'results.mmlu'``), for problems in JSON input.
+
+    Examples
+    --------
+    >>> str(DataError("runs/a.json", "metric 'acc,none' absent", key="results.mmlu"))
+    "runs/a.json, key 'results.mmlu': metric 'acc,none' absent"
     """
 
     def __init__(
-        self, source: str, message: str, *, row: int | None = None, column: str | None = None
+        self,
+        source: str,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        key: str | None = None,
     ) -> None:
         self.source = source
         self.row = row
         self.column = column
+        self.key = key
         self.message = message
         where = [str(source)]
         if row is not None:
             where.append(f"row {row}")
         if column is not None:
             where.append(f"column {column!r}")
+        if key is not None:
+            where.append(f"key {key!r}")
         super().__init__(f"{', '.join(where)}: {message}")
 
 

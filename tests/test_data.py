@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayes_scaling.data import from_long, from_wide, read_table, summarize, to_wide
+from bayes_scaling.data import from_long, from_wide, n_items_path, read_table, summarize, to_wide
 from bayes_scaling.errors import DataError
 from bayes_scaling.registry import Registry, UnknownBenchmarkWarning
 
@@ -363,3 +363,62 @@ def test_summarize_exact() -> None:
         "models_without_compute": ["b-1b", "closed"],
         "models_without_scores": [],
     }
+
+
+# --- the item-count file beside a table (TABLE.n_items.csv) ----------------------------------
+
+ITEMS_TABLE = "Model,MMLU,GSM8K,MyEval\na,0.3,0.1,0.5\nb,0.4,0.2,0.6\nc,0.5,0.3,0.7\n"
+
+
+def test_item_count_file_overrides_the_registry(write_table: Callable[..., Path]) -> None:
+    path = write_table(ITEMS_TABLE, "mine.csv")
+    counts = write_table("benchmark,n_items\nGSM8K,500\nMyEval,200\n", "mine.n_items.csv")
+    assert n_items_path(path) == counts
+    with pytest.warns(UnknownBenchmarkWarning):
+        ds = read_table(path)
+    np.testing.assert_array_equal(ds["n_items"].values, [14042, 500, 200])
+    counts.write_text("benchmark,n_items\n")  # no rows: the registry's counts
+    with pytest.warns(UnknownBenchmarkWarning):
+        ds = read_table(path)
+    np.testing.assert_array_equal(ds["n_items"].values, [14042, 1319, np.nan])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("benchmark,items\nGSM8K,500\n", ", row 0: an item-count file has exactly the columns"),
+        ("benchmark,n_items\nGSM8K,12.5\n", ", row 1, column 'n_items': n_items 12.5 is not a"),
+        ("benchmark,n_items\nGSM8K,\n", ", row 1, column 'n_items': empty n_items is not a"),
+        ("benchmark,n_items\nGSM8K,many\n", ", row 1, column 'n_items': n_items 'many' is not"),
+        ("benchmark,n_items\n,5\n", ", row 1, column 'benchmark': empty benchmark name"),
+        (
+            "benchmark,n_items\nGSM8K,5\n\nGSM8K,6\n",
+            ", row 3, column 'benchmark': benchmark 'GSM8K' listed twice (rows 1 and 3)",
+        ),
+        ("benchmark,n_items\nARC-C,5\n", ", row 1, column 'benchmark': benchmark 'ARC-C' is not"),
+        ("", ": file is empty"),
+    ],
+)
+def test_item_count_file_errors(
+    write_table: Callable[..., Path], content: str, message: str
+) -> None:
+    path = write_table(ITEMS_TABLE, "mine.csv")
+    counts = write_table(content, "mine.n_items.csv")
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value).startswith(f"{counts}{message}")
+
+
+def test_item_count_file_must_agree_with_a_long_table(write_table: Callable[..., Path]) -> None:
+    path = write_table(
+        "model,benchmark,score,n_items\na,X,0.1,10\nb,X,0.2,10\nc,X,0.3,10\n", "long.csv"
+    )
+    write_table("benchmark,n_items\nX,10\n", "long.n_items.csv")
+    with pytest.warns(UnknownBenchmarkWarning):
+        assert read_table(path)["n_items"].values.tolist() == [10.0]
+    counts = write_table("benchmark,n_items\nX,11\n", "long.n_items.csv")
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"{counts}, row 1, column 'n_items': n_items 11 for benchmark 'X' differs from 10 in {path}"
+    )

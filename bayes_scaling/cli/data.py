@@ -1,9 +1,10 @@
-"""``bayes-scaling data ...``: validate and describe benchmark tables.
+"""``bayes-scaling data ...``: validate, describe and import benchmark tables.
 
 ``data validate FILE`` checks a user table and prints a one-line summary; ``data show``
-describes a table (a file or a bundled table's name) as rich tables or JSON. Problems with
-the table raise :class:`~bayes_scaling.errors.DataError`, which the CLI prints as one line
-with exit status 2.
+describes a table (a file or a bundled table's name) as rich tables or JSON; ``data import``
+turns lm-evaluation-harness results JSON into a wide table (:mod:`bayes_scaling.harness`).
+Problems with the input raise :class:`~bayes_scaling.errors.DataError`, which the CLI prints
+as one line with exit status 2.
 
 Examples
 --------
@@ -26,13 +27,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bayes_scaling import datasets
+from bayes_scaling import datasets, harness
 from bayes_scaling.cli import app
-from bayes_scaling.data import read_table, summarize
+from bayes_scaling.data import n_items_path, read_table, summarize
 from bayes_scaling.errors import BayesScalingError, DataError
 from bayes_scaling.registry import UnknownBenchmarkWarning
 
-data_app = typer.Typer(help="Validate and describe benchmark tables.", no_args_is_help=True)
+data_app = typer.Typer(help="Validate, describe and import benchmark tables.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 _PERCENT_HELP = "Every score column is on 0-100 rather than 0-1."
@@ -56,10 +57,63 @@ def validate(
     ranges = _parse_ranges(range_ or [])
     ds = _read_reporting_warnings(lambda: read_table(file, percent=percent, ranges=ranges))
     s = summarize(ds)
+    counts = n_items_path(file)
     typer.echo(
         f"OK {file}: {s['n_models']} models, {s['n_families']} families, "
         f"{s['n_benchmarks']} benchmarks, {s['missing']:.1%} of scores missing, "
         f"{len(s['models_without_compute'])} models without compute"
+        + (f"; item counts from {counts}" if counts.is_file() else "")
+    )
+
+
+@data_app.command("import")
+def import_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE",
+            help="lm-evaluation-harness results JSON files (v0.4 layout); files of one "
+            "model are merged.",
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            metavar="TABLE.csv",
+            help="Wide CSV table to write; the item counts go to TABLE.n_items.csv beside it.",
+        ),
+    ],
+    family: Annotated[
+        str | None, typer.Option("--family", metavar="F", help="Model Family of every model.")
+    ] = None,
+    params_b: Annotated[
+        float | None,
+        typer.Option("--params-b", metavar="P", help="Parameters in billions (one model only)."),
+    ] = None,
+    tokens_t: Annotated[
+        float | None,
+        typer.Option(
+            "--tokens-t", metavar="T", help="Pretraining tokens in trillions (one model only)."
+        ),
+    ] = None,
+) -> None:
+    """Turn lm-evaluation-harness results into a wide table (see docs/data.md)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", harness.HarnessWarning)
+        table = harness.import_files(files, family=family, params_b=params_b, tokens_t=tokens_t)
+        counts = harness.write_table(table, out)
+    for warning in caught:
+        if isinstance(warning.message, harness.HarnessWarning):
+            typer.echo(f"warning: {warning.message}", err=True)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    n_models, n_columns = len(table.frame), len(table.frame.columns) - 5
+    typer.echo(
+        f"wrote {out}: {n_models} model{'s' * (n_models != 1)}, {n_columns} "
+        f"benchmark{'s' * (n_columns != 1)}; item counts for {len(table.n_items)} in {counts}"
     )
 
 
