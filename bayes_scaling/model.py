@@ -70,6 +70,7 @@ class ModelInputs:
     y: np.ndarray
     anchors: tuple[str, ...]
     capabilities: int
+    scale_anchor: str = ""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -179,6 +180,39 @@ def choose_anchors(data: xr.Dataset, k: int) -> tuple[str, ...]:
     return tuple(names[j] for j in chosen)
 
 
+def choose_scale_anchor(data: xr.Dataset, anchors: tuple[str, ...]) -> str:
+    """The benchmark whose logit scale measures the general capability while sampling.
+
+    Its loading on the sampled general capability is fixed at one. The best choice is a
+    benchmark that resolves weak and strong models alike: among well-observed count
+    benchmarks that are not specialisation anchors, the one with the smallest share of
+    scores in the bottom or top tenth of its range. A benchmark most models score at
+    chance on (MMLU for small models) leaves their capability to the prior, and the
+    scale then trades off against the compute slope and the benchmark intercept.
+
+    Examples
+    --------
+    >>> from bayes_scaling import datasets
+    >>> choose_scale_anchor(datasets.load("base-llm"), ("MMLU", "GSM8K", "HumanEval"))
+    'HellaSwag'
+    """
+    data = data.transpose("model", "benchmark")
+    names = [str(b) for b in data["benchmark"].to_numpy()]
+    score = data["score"].to_numpy()
+    floor = data["floor"].to_numpy()
+    ceiling = data["ceiling"].to_numpy()
+    observed = np.isfinite(score)
+    frac = (score - floor) / (ceiling - floor)
+    edge = np.where(observed, (frac < 0.1) | (frac > 0.9), False).sum(0) / np.maximum(
+        observed.sum(0), 1
+    )
+    eligible = (observed.mean(0) >= 0.5) & np.isfinite(data["n_items"].to_numpy())
+    eligible &= ~np.isin(names, list(anchors[1:]))
+    if not eligible.any():
+        return anchors[0]
+    return names[int(np.argmin(np.where(eligible, edge, np.inf)))]
+
+
 def build_inputs(
     data: xr.Dataset,
     spec: ModelSpec,
@@ -266,7 +300,32 @@ def build_inputs(
         y=y.astype(float),
         anchors=anchors,
         capabilities=k,
+        scale_anchor=choose_scale_anchor(data, anchors),
     )
+
+
+def loading_mask(benchmarks: tuple[str, ...], anchors: tuple[str, ...]) -> np.ndarray:
+    """Which loadings are free (1) and which are fixed at zero (0).
+
+    Each anchor loads on the general axis and on its own axis only. Zeros above the
+    diagonal alone (lower-triangular) leave a second mode in which the last anchor's
+    variance moves onto an earlier axis and that axis's anchor into its noise; with
+    pure anchors an axis means "what its anchor measures beyond the general capability".
+
+    Examples
+    --------
+    >>> loading_mask(("MMLU", "GSM8K", "ARC-C", "HumanEval"), ("MMLU", "GSM8K", "HumanEval"))
+    array([[1., 0., 0.],
+           [1., 1., 0.],
+           [1., 1., 1.],
+           [1., 0., 1.]])
+    """
+    mask = np.ones((len(benchmarks), len(anchors)))
+    for axis, name in enumerate(anchors):
+        j = benchmarks.index(name)
+        mask[j, 1:] = 0.0
+        mask[j, axis] = 1.0
+    return mask
 
 
 def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
@@ -297,10 +356,37 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
     is_count = inputs.is_count
     coords["obs_count"] = [o for o, c in zip(coords["obs"], is_count, strict=True) if c]
     coords["obs_cont"] = [o for o, c in zip(coords["obs"], is_count, strict=True) if not c]
+    if k > 1:
+        coords["specialisation"] = coords["capability"][1:]
 
     with pm.Model(coords=coords) as model:
         # --- capabilities -------------------------------------------------------------
-        tau = pm.HalfNormal("tau", pri.tau_sd, dims="capability")
+        # Sampling coordinates ("native units"): the general capability ``g`` is on the
+        # logit scale of the scale-anchor benchmark, where the data pin it directly,
+        # and rises with beta logits per decade of compute; specialisations have unit
+        # variance. Sampled in decades, the general axis's scale traded off against the
+        # loadings' along a ridge through every model and family that a diagonal mass
+        # matrix cannot follow. ``S``, ``alpha``, ``tau``, ``sigma`` and ``loadings`` are
+        # reported in decades of effective compute, as deterministics. Priors stated in
+        # decades are converted with the prior median of beta.
+        beta = pm.LogNormal("beta", np.log(pri.loading_median), 0.5)
+        to_g = pri.loading_median
+        tau_general = pm.HalfNormal("tau_general", pri.tau_sd * to_g)
+        if k == 1:
+            tau_u = tau_general[None]
+        elif spec.compute_only:
+            tau_spec = pm.HalfNormal("tau_specific", pri.tau_sd, dims="specialisation")
+            tau_u = pt.concatenate([tau_general[None], tau_spec])
+        else:
+            # A specialisation has no compute trend to fix its scale, so its total
+            # variance is one and the prior splits it between families and models. With a
+            # free family sd the scale traded off against the specialisation loadings.
+            share = pm.Beta(
+                "family_share", pri.family_share_a, pri.family_share_b, dims="specialisation"
+            )
+            tau_u = pt.concatenate([tau_general[None], pt.sqrt(share)])
+        to_decades = pt.concatenate([(1.0 / beta)[None], pt.ones(k - 1)])
+        pm.Deterministic("tau", tau_u * to_decades, dims="capability")
         if n_fam > 1:
             # ZeroSumNormal constrains its *last* axis: families.
             z_alpha = pm.ZeroSumNormal(
@@ -308,7 +394,8 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             )
         else:
             z_alpha = pt.zeros((k, 1))
-        alpha = pm.Deterministic("alpha", (z_alpha * tau[:, None]).T, dims=("family", "capability"))
+        a_u = (z_alpha * tau_u[:, None]).T
+        pm.Deterministic("alpha", a_u * to_decades[None, :], dims=("family", "capability"))
         slope = pt.ones(())
         if spec.family_slopes:
             tau_slope = pm.HalfNormal("tau_slope", pri.tau_slope_sd)
@@ -316,79 +403,119 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             family_slope = pm.Deterministic("slope", 1.0 + tau_slope * z_slope, dims="family")
             slope = family_slope[fi]
         trend = pt.zeros((len(inputs.models), k))
-        trend = pt.set_subtensor(trend[:, 0], slope * x)
+        trend = pt.set_subtensor(trend[:, 0], beta * slope * x)
         if spec.compute_only:
-            S = pm.Deterministic("S", alpha[fi] + trend, dims=("model", "capability"))
+            u = a_u[fi] + trend
+            g, spec_caps = u[:, 0], u[:, 1:]
         else:
-            sigma = pm.HalfNormal("sigma", pri.sigma_sd)
-            resid_sd = pt.concatenate([sigma[None], pt.ones(k - 1)])
-            # Models without compute: the population marginal of S (a new family at an
+            sigma_g = pm.HalfNormal("sigma_general", pri.sigma_sd * to_g)
+            pm.Deterministic("sigma", sigma_g / beta)
+            spec_sd = pt.sqrt(1.0 - share) if k > 1 else pt.ones(0)
+            resid_u = pt.concatenate([sigma_g[None], spec_sd])
+            pm.Deterministic("resid_sd", resid_u * to_decades, dims="capability")
+            # Models without compute: the population marginal (a new family at an
             # unknown compute), so they are placed by their benchmarks alone.
-            marginal_sd = pt.sqrt(
-                resid_sd**2
-                + tau**2
-                + pt.concatenate([pt.as_tensor([inputs.x_sd**2]), pt.zeros(k - 1)])
+            marginal_u = pt.sqrt(
+                resid_u**2
+                + tau_u**2
+                + pt.concatenate([(beta * inputs.x_sd) ** 2 * pt.ones(1), pt.zeros(k - 1)])
             )
-            loc = pt.where(has[:, None], alpha[fi] + trend, 0.0)
-            scale = pt.where(has[:, None], resid_sd[None, :], marginal_sd[None, :])
-            S = pm.Normal("S", loc, scale, dims=("model", "capability"))
+            loc = pt.where(has[:, None], a_u[fi] + trend, 0.0)
+            scale = pt.where(has[:, None], resid_u[None, :], marginal_u[None, :])
+            g = pm.Normal("g", loc[:, 0], scale[:, 0], dims="model")
+            spec_caps = pt.zeros((len(inputs.models), 0))
+            if k > 1:
+                # Non-centred: a specialisation is seen through small loadings, often on
+                # one benchmark, and is missing for whole families.
+                z_spec = pm.Normal("s_spec_z", 0.0, 1.0, dims=("model", "specialisation"))
+                spec_caps = loc[:, 1:] + scale[:, 1:] * z_spec
+        pm.Deterministic(
+            "S",
+            pt.concatenate([(g / beta)[:, None], spec_caps], axis=1),
+            dims=("model", "capability"),
+        )
 
         # --- benchmark layer ------------------------------------------------------------
         mu_b = pm.Normal("mu_b", 0.0, pri.intercept_mu_sd)
         sd_b = pm.HalfNormal("sd_b", pri.intercept_sd)
         b = pm.Normal("b", mu_b, sd_b, dims="benchmark")
-        mu_l = pm.Normal("mu_l", np.log(pri.loading_median), 0.5)
         sd_l = pm.HalfNormal("sd_l", pri.loading_log_sd)
-        general = pm.LogNormal("loading_general", mu_l, sd_l, dims="benchmark")
-        cols = [general[:, None]]
+        # The scale anchor's loading on g is one (g is measured on its logit scale; see
+        # choose_scale_anchor); the others are relative to it. Fixing the scale on a
+        # geometric mean instead couples beta to a benchmark barely related to compute
+        # (TruthfulQA), whose log loading wanders far below zero.
+        mu_l = pm.Normal("mu_l", 0.0, 0.5)
+        anchor_j = inputs.benchmarks.index(inputs.scale_anchor or inputs.anchors[0])
+        others = [j for j in range(n_bench) if j != anchor_j]
+        log_l = pt.zeros(n_bench)
+        if others:
+            # Centred: each loading is pinned by about a hundred scores.
+            free = pm.Normal("log_loading", mu_l, sd_l, shape=len(others))
+            log_l = pt.set_subtensor(log_l[others], free)
+        general_g = pt.exp(log_l)  # loadings on g; geometric mean one
+        lam_spec = None
         if k > 1:
-            sd_spec = pm.HalfNormal("sd_specific", pri.specific_loading_sd)
+            # A fixed shrinkage scale, not a hierarchical one: ten or so small loadings
+            # determine their own spread poorly, and that spread mixed slowest of all.
+            sd_spec = pri.specific_loading_sd
             raw = pm.Normal("loading_raw", 0.0, 1.0, shape=(n_bench, k - 1))
-            mask = np.ones((n_bench, k - 1))
-            for axis, name in enumerate(inputs.anchors):
-                j = inputs.benchmarks.index(name)
-                mask[j, axis:] = 0.0  # anchor of axis a loads on axes <= a only
-            cols.append(raw * sd_spec * mask)
-        lam = pm.Deterministic(
-            "loadings", pt.concatenate(cols, axis=1), dims=("benchmark", "capability")
+            mask = loading_mask(inputs.benchmarks, inputs.anchors)[:, 1:]
+            anchor_rows = [inputs.benchmarks.index(a) for a in inputs.anchors[1:]]
+            pooled = mask.copy()
+            pooled[anchor_rows, range(k - 1)] = 0.0
+            # An axis's anchor loading defines the axis: its own, centred prior (the data
+            # pin it), sign-symmetric and aligned after sampling. The other loadings
+            # shrink to zero (non-centred: most are small).
+            own = pm.Normal("anchor_loading", 0.0, pri.anchor_loading_sd, shape=k - 1)
+            lam_spec = raw * sd_spec * pooled
+            lam_spec = pt.set_subtensor(lam_spec[anchor_rows, range(k - 1)], own)
+        cols = [(beta * general_g)[:, None]] + ([lam_spec] if k > 1 else [])
+        pm.Deterministic("loadings", pt.concatenate(cols, axis=1), dims=("benchmark", "capability"))
+        # Independent per benchmark and centred: each noise is pinned by about a hundred
+        # scores. A hierarchy over eight noises (centred: a funnel at log_noise_sd -> 0;
+        # non-centred: the slowest direction of the K = 1 fit) bought nothing.
+        log_noise = pm.Normal(
+            "log_noise", np.log(pri.noise_median), pri.noise_log_sd, dims="benchmark"
         )
-        log_noise_mu = pm.Normal("log_noise_mu", np.log(pri.noise_median), 0.5)
-        log_noise_sd = pm.HalfNormal("log_noise_sd", pri.noise_log_sd)
-        # Non-centred: centred, chains get trapped where log_noise_sd -> 0.
-        z_noise = pm.Normal("z_noise", 0.0, 1.0, dims="benchmark")
-        noise_raw = pm.Deterministic(
-            "noise_excess", pt.exp(log_noise_mu + log_noise_sd * z_noise), dims="benchmark"
-        )
+        noise_raw = pm.Deterministic("noise_excess", pt.exp(log_noise), dims="benchmark")
         noise = pm.Deterministic("noise", pri.noise_floor + noise_raw, dims="benchmark")
 
-        intercepts, weights, noises = b, lam, noise
+        intercepts, gen_w, spec_w, noises = b, general_g, lam_spec, noise
         if inputs.targets:
             # A downstream target is one more sigmoid of the capabilities whose weights
             # are drawn from the same population as the benchmarks' loadings: the fitted
             # spread of benchmark slopes is the prior that keeps a target seen on 20
             # models from a steep, overconfident extrapolation.
             a_t = pm.Normal("target_intercept", 0.0, pri.target_intercept_sd, dims="target")
-            w_gen = pm.LogNormal("target_weight_general", mu_l, sd_l, dims="target")
-            w_cols = [w_gen[:, None]]
+            z_tw = pm.Normal("target_weight_z", 0.0, 1.0, dims="target")
+            w_g = pt.exp(mu_l + sd_l * z_tw)
+            w_cols = [(beta * w_g)[:, None]]
+            w_spec = None
             if k > 1:
-                w_cols.append(
+                w_spec = (
                     pm.Normal("target_weight_raw", 0.0, 1.0, shape=(len(inputs.targets), k - 1))
                     * sd_spec
                 )
-            w = pm.Deterministic(
+                w_cols.append(w_spec)
+            pm.Deterministic(
                 "target_weights", pt.concatenate(w_cols, axis=1), dims=("target", "capability")
             )
             t_noise = pm.LogNormal(
                 "target_noise", np.log(pri.target_noise_median), 0.7, dims="target"
             )
             intercepts = pt.concatenate([b, a_t])
-            weights = pt.concatenate([lam, w], axis=0)
+            gen_w = pt.concatenate([general_g, w_g])
+            if k > 1:
+                spec_w = pt.concatenate([lam_spec, w_spec], axis=0)
             noises = pt.concatenate([noise, t_noise])
 
         # --- measurement ----------------------------------------------------------------
         mi, ci = inputs.obs_model, inputs.obs_column
-        centred = S - S.mean(axis=0, keepdims=True)
-        eta = intercepts[ci] + (centred[mi] * weights[ci]).sum(axis=-1)
+        g_c = g - g.mean()
+        eta = intercepts[ci] + gen_w[ci] * g_c[mi]
+        if k > 1:
+            s_c = spec_caps - spec_caps.mean(axis=0, keepdims=True)
+            eta = eta + (s_c[mi] * spec_w[ci]).sum(axis=-1)
         floor = inputs.floor[ci]
         ceiling = inputs.ceiling[ci]
         # Clipped so that (1 - p) * phi stays positive in float64 when eta is large

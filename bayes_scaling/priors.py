@@ -6,15 +6,16 @@ The model (see :mod:`bayes_scaling.model` and ``docs/model.md``) is
 
     p_mj    = floor_j + (ceiling_j - floor_j) * sigmoid(b_j + lambda_j . (S_m - mean(S)))
     S_m1    ~ Normal(alpha_f(m),1 + x_m, sigma)           (x_m = centred log10 FLOPs)
-    S_mk    ~ Normal(alpha_f(m),k, 1)                   (k = 2..K, specialisations)
+    S_mk    ~ Normal(alpha_f(m),k, sqrt(1 - share_k))   (k = 2..K, specialisations)
     S_m     ~ population marginal                       (models without compute)
     alpha_f = tau * z_f,  z ~ ZeroSumNormal over families (new families: Normal(0, tau))
+    tau_k   = sqrt(share_k), share_k ~ Beta(a, b)       (k = 2..K)
 
 The general capability S_1 is measured in *decades of effective compute*: its slope on
 log10 FLOPs is fixed to one, so ``alpha_f`` is directly a family's compute efficiency in
 decades, and ``sigma`` is the spread of models around their family's line. The
-specialisation axes 2..K have unit residual scale. These choices pin the scale of every
-axis, and the loadings carry the units. Every default below is *weakly informative on the logit
+specialisation axes 2..K have unit total variance, split between families (``share``)
+and models. These choices pin the scale of every axis, and the loadings carry the units. Every default below is *weakly informative on the logit
 scale*: a prior predictive check (``tests/test_model_graph.py``) shows the implied
 scores spread over [floor, 1] without piling up at either edge.
 
@@ -43,6 +44,9 @@ class Priors:
     tau_sd : float
         Half-normal scale of ``tau``, the sd of family intercepts (per capability; decades
         of compute for the general axis).
+    family_share_a, family_share_b : float
+        Beta prior of a specialisation's share of variance between families (the rest is
+        between models of a family); ``tau`` of a specialisation is its square root.
     tau_slope_sd : float
         Half-normal scale of the sd of family-specific slopes (``family_slopes`` specs).
     intercept_mu_sd : float
@@ -56,7 +60,11 @@ class Priors:
     loading_log_sd : float
         Half-normal scale of the spread of log general loadings across benchmarks.
     specific_loading_sd : float
-        Half-normal scale of the sd of loadings on capabilities 2..K (shrinks them to 0).
+        Normal scale of the loadings on capabilities 2..K other than the axes' anchors
+        (shrinks them to 0), and of downstream targets' weights on those axes.
+    anchor_loading_sd : float
+        Normal scale of a specialisation anchor's loading on its own axis (logit units
+        per sd of the specialisation).
     noise_median : float
         Prior median of the per-benchmark protocol noise: the sd of a score at p = 0.5
         beyond binomial sampling, from prompt formats and harness versions (2 points).
@@ -64,7 +72,8 @@ class Priors:
         Smallest protocol noise allowed (half a point): without it one benchmark can be
         "explained perfectly" by a specialisation axis (a Heywood case) and chains split.
     noise_log_sd : float
-        Half-normal scale of the spread of log noise across benchmarks.
+        Normal scale of each benchmark's log noise (beyond the floor) around
+        ``log(noise_median)``: one unit spans roughly 0.7 to 5.4 points at two sd.
     target_intercept_sd : float
         Normal scale of a downstream target's intercept (logit units).
     target_noise_median : float
@@ -74,13 +83,16 @@ class Priors:
     sigma_sd: float = 1.0
     tau_sd: float = 1.0
     tau_slope_sd: float = 0.5
+    family_share_a: float = 2.0
+    family_share_b: float = 2.0
     intercept_mu_sd: float = 1.5
     intercept_sd: float = 1.5
     loading_median: float = 1.5
     loading_log_sd: float = 0.7
     specific_loading_sd: float = 0.5
+    anchor_loading_sd: float = 1.0
     noise_median: float = 0.02
-    noise_log_sd: float = 0.5
+    noise_log_sd: float = 1.0
     noise_floor: float = 0.005
     target_intercept_sd: float = 2.0
     target_noise_median: float = 0.03

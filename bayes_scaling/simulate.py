@@ -5,13 +5,13 @@
     alpha_f = tau * z_f                  z zero-sum over families, per capability
     x_m     = log10 FLOPs_m - mean(log10 FLOPs over models with known compute)
     S_m1    = alpha_f1 + x_m + sigma * e_m1    general axis, decades of effective compute
-    S_mk    = alpha_fk + e_mk                  specialisations, k = 2..K
+    S_mk    = alpha_fk + sqrt(1 - tau_k^2) e_mk  specialisations, k = 2..K (unit variance)
     p_mj    = floor_j + (1 - floor_j) * sigmoid(b_j + lambda_j . (S_m - mean_m S))
     counts  ~ BetaBinomial(n_j, p, rho_j),     rho_j = (2 * noise_j)^2
     score   = counts / n_j                     (Beta(p, rho_j) for a continuous column)
 
-The first K benchmarks are the anchors, in order: anchor a loads on axes <= a only, and
-its own loading is positive, which is the sign convention the estimator reports (see
+The first K benchmarks are the anchors, in order: anchor a loads on the general axis and
+its own axis only, and its own loading is positive, which is the sign convention the estimator reports (see
 :func:`bayes_scaling.estimator.align_signs`). Benchmarks are named after the count
 benchmarks of the packaged registry (``MMLU``, ``GSM8K``, ...) with *their* chance floors
 and item counts, so a simulated CSV read back by ``read_table`` or ``bayes-scaling data
@@ -271,7 +271,9 @@ def simulate(
     sigma : float
         Residual sd (decades) of a model's general capability around its family line.
     tau : float or sequence of float
-        Sd of the family effects, one value or one per capability.
+        Sd of the family effects, one value or one per capability. A specialisation has
+        unit total variance, so its ``tau`` must be below one; its within-family sd is
+        ``sqrt(1 - tau**2)``.
     decades : float
         Span of log10 training FLOPs, drawn uniformly from ``[21.5, 21.5 + decades]``.
     continuous : bool
@@ -305,6 +307,8 @@ def simulate(
     if taus.shape not in ((), (k,)) or (taus < 0).any():
         raise BayesScalingError(f"tau must be one non-negative value or {k} of them")
     taus = np.broadcast_to(taus, (k,)).copy()
+    if (taus[1:] >= 1).any():
+        raise BayesScalingError("tau of a specialisation must be below 1 (unit total variance)")
     rng = np.random.default_rng(seed)
     m, f, j = n_models, n_families, n_benchmarks
 
@@ -335,7 +339,7 @@ def simulate(
     z -= z.mean(axis=0, keepdims=True)  # zero-sum over families, as pm.ZeroSumNormal
     alpha = z * taus[None, :]
     e = rng.normal(size=(m, k))
-    s = alpha[fi] + e
+    s = alpha[fi] + e * np.sqrt(1.0 - taus[None, :] ** 2)
     s[:, 0] = alpha[fi, 0] + x + sigma * e[:, 0]
 
     # --- benchmarks ----------------------------------------------------------------------
@@ -350,7 +354,7 @@ def simulate(
         # each anchor is clearly its axis's purest benchmark, as choose_anchors assumes.
         loadings[:, 1:] = np.clip(rng.normal(0.0, 0.4, size=(j, k - 1)), -0.8, 0.8)
         for a in range(k):
-            loadings[a, a + 1 :] = 0.0  # anchor of axis a loads on axes <= a only
+            loadings[a, 1:] = 0.0  # an anchor loads on the general axis and its own only
             if a > 0:
                 loadings[a, a] = rng.uniform(1.0, 1.4)  # positive: the reported sign
     b = rng.normal(0.0, 1.0, size=j)

@@ -62,7 +62,8 @@ def main() -> None:
                 f"{spec:<12} {sampler:<8} seconds={seconds:7.1f} converged={d.ok!s:<5} "
                 f"max_rhat={d.max_rhat:.3f} min_ess_bulk={d.min_ess_bulk:7.0f} "
                 f"min_ess_tail={d.min_ess_tail:7.0f} divergences={d.divergences:<4} "
-                f"ess_bulk_per_s={d.min_ess_bulk / seconds:6.1f}",
+                f"ess_bulk_per_s={d.min_ess_bulk / seconds:6.1f} "
+                f"worst_ess={','.join(d.offending.get('ess', [])[:2]) or '-'}",
                 flush=True,
             )
 

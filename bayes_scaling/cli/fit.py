@@ -41,7 +41,7 @@ from bayes_scaling.specs import DEFAULT_SPEC, available_specs
 DEMO_DATA = "base-llm"
 #: Demo sampling budget: enough for R-hat and ESS checks to be meaningful on 4 chains,
 #: small enough to finish in a few minutes on a laptop.
-DEMO_DRAWS = 500
+DEMO_DRAWS = 1000
 DEMO_TUNE = 1000
 DEMO_CHAINS = 4
 
