@@ -38,6 +38,7 @@ from bayes_scaling.cli import compare as _compare  # noqa: E402, F401
 from bayes_scaling.cli import data as _data  # noqa: E402, F401
 from bayes_scaling.cli import fit as _fit  # noqa: E402, F401
 from bayes_scaling.cli import forecast as _forecast  # noqa: E402, F401
+from bayes_scaling.cli import place as _place  # noqa: E402, F401
 from bayes_scaling.cli import simulate as _simulate  # noqa: E402, F401
 
 

@@ -1,0 +1,922 @@
+"""Place new models into a fitted run without refitting it.
+
+A run (``bayes-scaling fit``) holds posterior draws of every population-level parameter:
+family effects, their scale, the spread around the family lines, the benchmarks'
+intercepts, loadings and noise, and the downstream targets' read-outs. A model the run has
+not seen is *placed* by conditioning on those draws: for each draw its capabilities get the
+prior the model gives a new model (its family's line at its compute, the population for an
+unseen family, the population marginal without compute) and the likelihood of its observed
+scores under that draw's benchmark parameters. The joint posterior of (run parameters,
+new capabilities) is then drawn by importance sampling, which also re-weights the run's
+draws by how well they predict the new model: what a full refit including the model would
+do, up to Monte Carlo error (``tests/test_place.py`` checks it against a refit; method and
+limits in ``docs/place.md``).
+
+Each placement reports the model's capabilities (general axis in decades of effective
+compute, absolute log10 FLOPs), its percentile among the run's models, its family's compute
+efficiency, forecasts with intervals of every downstream target and benchmark of the run,
+the scores the run finds implausible, and warnings (extrapolation, unseen family, low
+importance ESS).
+
+Examples
+--------
+>>> from bayes_scaling.estimator import FitResults
+>>> from bayes_scaling.place import place, read_new_models
+>>> fit = FitResults.load("runs/k1.nc")  # doctest: +SKIP
+>>> new = read_new_models("pythia.csv")  # doctest: +SKIP
+>>> [p.percentile for p in place(fit, new)]  # doctest: +SKIP
+[41.4, 47.7, 52.3]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.special import betaln, digamma, expit, gammaln, logsumexp, polygamma
+
+from bayes_scaling.data import read_table
+from bayes_scaling.diagnostics import _subset
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.estimator import FitResults
+from bayes_scaling.model import EPS
+
+#: Posterior draws of the run used by default (thinned evenly when the run has more).
+DEFAULT_DRAWS = 1000
+#: Importance proposals per run draw.
+DEFAULT_PROPOSALS = 128
+#: A score is implausible outside this central posterior predictive interval.
+IMPLAUSIBLE_LEVEL = 0.99
+#: Warn when the importance ESS over the run's draws falls below this.
+ESS_WARN = 100.0
+#: Share of proposals drawn from the prior (defensive mixture: bounded weights).
+_DEFENSIVE = 0.1
+#: Degrees of freedom and scale inflation of the Student-t proposal around each mode.
+_T_DF = 5.0
+_INFLATE = 1.2
+#: The model clips expected scores to this open interval.
+_P_CLIP = 1e-9
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """One new model placed into a fitted run.
+
+    Attributes
+    ----------
+    model, family : str
+        The model and its family (as in the table of new models).
+    family_in_run : bool
+        Whether the run has the family; otherwise its effect is drawn from the population.
+    log10_flops : float or None
+        Training compute, if known.
+    capability : pandas.DataFrame
+        Index ``capability`` (``general``, ``spec1``, ...), columns ``mean``, ``median``,
+        ``lower``, ``upper``; the general axis on the absolute log10-FLOPs scale, as
+        :meth:`~bayes_scaling.estimator.FitResults.capabilities`.
+    percentile : float
+        Share (in %) of the run's models whose posterior-mean general capability is below
+        this model's.
+    percentile_interval : tuple of float
+        ``level`` interval of the same share computed per posterior draw.
+    efficiency : dict or None
+        Compute efficiency of the model's family against ``reference`` (``mean``,
+        ``median``, ``lower``, ``upper`` of the multiplier, ``log10_multiplier``, ``basis``
+        ``"family in run"`` or ``"new family"``); ``None`` without compute.
+    forecasts : pandas.DataFrame
+        One row per target, then per benchmark, of the run: ``column``, ``kind``
+        (``target``/``benchmark``), ``observed`` (the new table's value, NaN if absent),
+        ``mean``, ``median``, ``lower``, ``upper`` of the posterior predictive (measurement
+        noise included), in the run's raw units of the column.
+    implausible : list of dict
+        Observed scores outside the central 99% posterior predictive interval:
+        ``column``, ``observed``, ``median``, ``lower``, ``upper``, ``tail``.
+    extrapolation : bool
+        The general capability or the compute lies outside the run's range.
+    warnings : list of str
+        Extrapolation, implausible scores, unseen family, no compute, ignored columns,
+        low importance ESS.
+    ess : float
+        Importance effective sample size over the run's draws (at most ``n_draws``).
+    proposal_ess : float
+        Median effective number of proposals per draw (quality of the proposal).
+    n_draws : int
+        Run draws used (after thinning) and posterior draws returned.
+    level : float
+        Mass of the reported intervals.
+    seconds : float
+        Wall time of this placement.
+    capability_draws : xarray.DataArray
+        Posterior draws (``sample``, ``capability``) in the posterior's units (decades,
+        general axis relative to the run's mean log10 FLOPs).
+    sample_index : numpy.ndarray
+        For each draw, the index of the run draw it belongs to (in ``fit.draws`` order).
+    predictive : xarray.DataArray
+        Posterior predictive draws (``sample``, ``column``) on the [0, 1] scale.
+    """
+
+    model: str
+    family: str
+    family_in_run: bool
+    log10_flops: float | None
+    capability: pd.DataFrame
+    percentile: float
+    percentile_interval: tuple[float, float]
+    efficiency: dict[str, Any] | None
+    forecasts: pd.DataFrame
+    implausible: list[dict[str, Any]]
+    extrapolation: bool
+    warnings: list[str]
+    ess: float
+    proposal_ess: float
+    n_draws: int
+    level: float
+    seconds: float
+    capability_draws: xr.DataArray = dataclasses.field(repr=False)
+    sample_index: np.ndarray = dataclasses.field(repr=False)
+    predictive: xr.DataArray = dataclasses.field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (what ``bayes-scaling place --json`` prints for one model).
+
+        Non-finite numbers become ``None``.
+        """
+        cap = {
+            str(axis): {k: _num(v) for k, v in row.items()}
+            for axis, row in self.capability.iterrows()
+        }
+        forecasts = [
+            {k: (_num(v) if isinstance(v, float) else v) for k, v in row.items()}
+            for row in self.forecasts.to_dict(orient="records")
+        ]
+        eff = None
+        if self.efficiency is not None:
+            eff = {k: (_num(v) if isinstance(v, float) else v) for k, v in self.efficiency.items()}
+        return {
+            "model": self.model,
+            "family": self.family,
+            "family_in_run": self.family_in_run,
+            "log10_flops": _num(self.log10_flops),
+            "capability": cap,
+            "percentile": _num(self.percentile),
+            "percentile_interval": [_num(v) for v in self.percentile_interval],
+            "efficiency": eff,
+            "forecasts": forecasts,
+            "implausible": [
+                {k: (_num(v) if isinstance(v, float) else v) for k, v in d.items()}
+                for d in self.implausible
+            ],
+            "extrapolation": self.extrapolation,
+            "warnings": list(self.warnings),
+            "ess": _num(self.ess),
+            "proposal_ess": _num(self.proposal_ess),
+            "n_draws": self.n_draws,
+            "level": self.level,
+            "seconds": _num(self.seconds),
+        }
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# ------------------------------------------------------------------------------ input
+def read_new_models(
+    path: str | os.PathLike[str],
+    *,
+    percent: bool = False,
+    ranges: dict[str, tuple[float, float]] | None = None,
+) -> xr.Dataset:
+    """Read a table of models to place (any size: one model is fine).
+
+    Same formats and checks as :func:`bayes_scaling.data.read_table` (including the
+    ``TABLE.n_items.csv`` that ``bayes-scaling data import`` writes), except that a
+    benchmark need not be observed for three models.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "new.csv"
+    >>> _ = p.write_text("Model,Model Family,FLOPs (1E21),MMLU\\nmine,Llama-2,100,0.5\\n")
+    >>> read_new_models(p).sizes["model"]
+    1
+    """
+    return read_table(path, percent=percent, ranges=ranges, min_models=0)
+
+
+# ------------------------------------------------------------------------------ run arrays
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """The run's thinned posterior as arrays, draw first (``S`` draws)."""
+
+    pick: np.ndarray  # (S,) indices into fit.draws order
+    capabilities: list[str]
+    benchmarks: list[str]
+    families: list[str]
+    b: np.ndarray  # (S, J)
+    loadings: np.ndarray  # (S, J, K)
+    phi: np.ndarray  # (S, J)
+    centre: np.ndarray  # (S, K)
+    alpha: np.ndarray  # (S, F, K)
+    tau: np.ndarray  # (S, K)
+    resid: np.ndarray  # (S, K)
+    slope: np.ndarray | None  # (S, F)
+    tau_slope: np.ndarray | None  # (S,)
+    s_general: np.ndarray  # (S, M) the run's models' general capability
+    s_general_mean: np.ndarray  # (M,) posterior means over all draws
+    floor: np.ndarray  # (J,)
+    ceiling: np.ndarray
+    n_items: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    x_mean: float
+    x_sd: float
+    x_range: tuple[float, float]
+    models: frozenset[str]
+    binomial: bool
+    compute_only: bool
+
+
+def _run_arrays(fit: FitResults, draws: int) -> _Run:
+    post = fit.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
+    n_total = post.sizes["sample"]
+    n = max(1, min(int(draws), n_total))
+    pick = np.unique(np.round(np.linspace(0, n_total - 1, n)).astype(np.int64))
+
+    def arr(name: str, *dims: str) -> np.ndarray:
+        return post[name].transpose("sample", *dims).to_numpy()[pick].astype(float)
+
+    caps = [str(c) for c in post["capability"].to_numpy()]
+    s_all = post["S"].transpose("sample", "model", "capability").to_numpy()
+    s_pick = s_all[pick]
+    noise = arr("noise", "benchmark")
+    tau = arr("tau", "capability")
+    if "resid_sd" in post:
+        resid = arr("resid_sd", "capability")
+    elif "sigma" in post:
+        sigma = post["sigma"].to_numpy()[pick].astype(float)
+        resid = np.concatenate(
+            [sigma[:, None], np.sqrt(np.clip(1.0 - tau[:, 1:] ** 2, 0.0, None))], axis=1
+        )
+    else:
+        resid = np.zeros_like(tau)
+    if fit.spec.compute_only:
+        resid = np.zeros_like(tau)
+    data = fit.data
+    benchmarks = [str(b) for b in post["benchmark"].to_numpy()]
+
+    def coord(name: str) -> np.ndarray:
+        return data[name].sel(benchmark=benchmarks).to_numpy().astype(float)
+
+    flops = data["flops"].to_numpy().astype(float)
+    logf = np.log10(flops[np.isfinite(flops) & (flops > 0)])
+    return _Run(
+        pick=pick,
+        capabilities=caps,
+        benchmarks=benchmarks,
+        families=[str(f) for f in post["family"].to_numpy()],
+        b=arr("b", "benchmark"),
+        loadings=arr("loadings", "benchmark", "capability"),
+        phi=np.maximum(1.0 / (2.0 * noise) ** 2 - 1.0, 1.0),
+        centre=s_pick.mean(axis=1),
+        alpha=arr("alpha", "family", "capability"),
+        tau=tau,
+        resid=resid,
+        slope=arr("slope", "family") if "slope" in post else None,
+        tau_slope=post["tau_slope"].to_numpy()[pick].astype(float) if "tau_slope" in post else None,
+        s_general=s_pick[:, :, 0],
+        s_general_mean=s_all[:, :, 0].mean(axis=0),
+        floor=coord("floor"),
+        ceiling=coord("ceiling"),
+        n_items=coord("n_items"),
+        lower=coord("lower"),
+        upper=coord("upper"),
+        x_mean=fit.x_mean,
+        x_sd=float(fit.tree.attrs.get("x_sd", np.nanstd(logf) if logf.size else 1.0)),
+        x_range=(float(logf.min()), float(logf.max())) if logf.size else (np.nan, np.nan),
+        models=frozenset(str(m) for m in post["model"].to_numpy()),
+        binomial=fit.spec.measurement == "binomial",
+        compute_only=fit.spec.compute_only,
+    )
+
+
+# ------------------------------------------------------------------------------ likelihood
+@dataclasses.dataclass(frozen=True)
+class _Obs:
+    """The new model's observed benchmark scores, as the run's likelihood sees them."""
+
+    columns: list[str]
+    index: np.ndarray  # (J_obs,) into the run's benchmarks
+    score: np.ndarray  # (J_obs,) on [0, 1]
+    counted: np.ndarray  # (J_obs,) bool
+    n: np.ndarray  # (J_obs,) item counts (1 where continuous)
+    y: np.ndarray  # (J_obs,) counts, or clipped continuous scores
+    floor: np.ndarray
+    ceiling: np.ndarray
+
+
+def _loglik(
+    eta: np.ndarray, obs: _Obs, phi: np.ndarray, binomial: bool, derivs: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Log-likelihood summed over observed columns, and per-column d/d eta and information.
+
+    ``eta`` has the columns last; ``phi`` broadcasts against it. Constants that depend on
+    neither the capabilities nor the run's parameters are dropped.
+    """
+    sig = expit(eta)
+    width = obs.ceiling - obs.floor
+    p = np.clip(obs.floor + width * sig, _P_CLIP, 1 - _P_CLIP)
+    phi = np.broadcast_to(phi, eta.shape)
+    a = p * phi
+    bb = (1.0 - p) * phi
+    ll = np.zeros(eta.shape)
+    dldp = np.zeros(eta.shape) if derivs else None
+    info_p = np.zeros(eta.shape) if derivs else None
+    c = obs.counted
+    y, n = obs.y, obs.n
+    if c.any():
+        if binomial:
+            ll[..., c] = y[c] * np.log(p[..., c]) + (n[c] - y[c]) * np.log1p(-p[..., c])
+            if derivs:
+                dldp[..., c] = y[c] / p[..., c] - (n[c] - y[c]) / (1 - p[..., c])
+                info_p[..., c] = n[c] / (p[..., c] * (1 - p[..., c]))
+        else:
+            ac, bc = a[..., c], bb[..., c]
+            ll[..., c] = betaln(y[c] + ac, n[c] - y[c] + bc) - betaln(ac, bc)
+            if derivs:
+                pc, phc = p[..., c], phi[..., c]
+                dldp[..., c] = phc * (
+                    digamma(y[c] + ac) - digamma(n[c] - y[c] + bc) - digamma(ac) + digamma(bc)
+                )
+                rho = 1.0 / (phc + 1.0)
+                info_p[..., c] = n[c] / (pc * (1 - pc) * (1 + (n[c] - 1) * rho))
+    u = ~c
+    if u.any():
+        au, bu = a[..., u], bb[..., u]
+        ly, l1y = np.log(y[u]), np.log1p(-y[u])
+        ll[..., u] = (au - 1) * ly + (bu - 1) * l1y - betaln(au, bu)
+        if derivs:
+            phu = phi[..., u]
+            dldp[..., u] = phu * (ly - l1y - digamma(au) + digamma(bu))
+            info_p[..., u] = phu**2 * (polygamma(1, au) + polygamma(1, bu))
+    total = ll.sum(axis=-1)
+    if not derivs:
+        return total, None, None
+    dpde = width * sig * (1 - sig)
+    return total, dldp * dpde, info_p * dpde**2
+
+
+def _eta(run: _Run, obs: _Obs, s: np.ndarray) -> np.ndarray:
+    """Linear predictor for capabilities ``s`` of shape (S, ..., K): (S, ..., J_obs).
+
+    Capabilities are centred on the run's mean per draw, as in the model and in
+    :meth:`~bayes_scaling.estimator.FitResults.predictive_draws`.
+    """
+    extra = (1,) * (s.ndim - 2)
+    n_s = run.centre.shape[0]
+    centred = s - run.centre.reshape((n_s, *extra, -1))
+    b = run.b[:, obs.index].reshape((n_s, *extra, len(obs.index)))
+    lam = run.loadings[:, obs.index, :]
+    lam = lam.reshape((n_s, *extra, *lam.shape[1:]))
+    return b + np.einsum("...k,...jk->...j", centred, lam)
+
+
+def _log_normal(s: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    z = (s - mu) / sd
+    return (-0.5 * z**2 - np.log(sd) - 0.5 * np.log(2 * np.pi)).sum(axis=-1)
+
+
+def _log_t(s: np.ndarray, loc: np.ndarray, chol: np.ndarray, df: float) -> np.ndarray:
+    """Multivariate Student-t log density; ``s`` (S, M, K), ``loc`` (S, K), ``chol`` (S, K, K)."""
+    k = s.shape[-1]
+    diff = s - loc[:, None, :]
+    # Solve L z = diff for each draw.
+    z = np.linalg.solve(chol[:, None, :, :], diff[..., None])[..., 0]
+    maha = (z**2).sum(axis=-1)
+    logdet = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)[:, None]
+    return (
+        gammaln((df + k) / 2)
+        - gammaln(df / 2)
+        - 0.5 * k * np.log(df * np.pi)
+        - logdet
+        - 0.5 * (df + k) * np.log1p(maha / df)
+    )
+
+
+def _mode(run: _Run, obs: _Obs, mu: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mode and Fisher-scoring precision of the capabilities, per draw."""
+    lam = run.loadings[:, obs.index, :]
+    phi = run.phi[:, obs.index]
+    prec = 1.0 / sd**2
+
+    def logpost(s: np.ndarray) -> np.ndarray:
+        return _loglik(_eta(run, obs, s), obs, phi, run.binomial)[0] + _log_normal(s, mu, sd)
+
+    s = mu.copy()
+    current = logpost(s)
+    eye = np.eye(mu.shape[1])
+    for _ in range(50):
+        _, dlde, info = _loglik(_eta(run, obs, s), obs, phi, run.binomial, derivs=True)
+        grad = np.einsum("sj,sjk->sk", dlde, lam) - (s - mu) * prec
+        hess = np.einsum("sj,sjk,sjl->skl", info, lam, lam) + eye * prec[:, None, :]
+        step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        moved = np.zeros(len(s), dtype=bool)
+        t = np.ones(len(s))
+        for _ in range(8):
+            trial = s + t[:, None] * step
+            value = logpost(trial)
+            ok = (value >= current - 1e-10) & ~moved
+            s = np.where(ok[:, None], trial, s)
+            current = np.where(ok, value, current)
+            moved |= ok
+            if moved.all():
+                break
+            t = np.where(moved, t, t / 2)
+        if np.max(np.abs(t[:, None] * step)) < 1e-4:
+            break
+    _, _, info = _loglik(_eta(run, obs, s), obs, phi, run.binomial, derivs=True)
+    hess = np.einsum("sj,sjk,sjl->skl", info, lam, lam) + eye * prec[:, None, :]
+    return s, hess
+
+
+# ------------------------------------------------------------------------------ placement
+def place(
+    fit: FitResults,
+    new: xr.Dataset,
+    models: Sequence[str] | None = None,
+    *,
+    draws: int = DEFAULT_DRAWS,
+    proposals: int = DEFAULT_PROPOSALS,
+    level: float = 0.9,
+    reference: str | None = None,
+    seed: int = 0,
+) -> list[Placement]:
+    """Place new models into a fitted run, conditioning on its posterior draws.
+
+    Parameters
+    ----------
+    fit : FitResults
+        The run.
+    new : xarray.Dataset
+        Tidy dataset of the new models (:func:`read_new_models`); its benchmarks that the
+        run has are used, others are ignored with a warning; columns named like the run's
+        downstream targets are shown next to their forecasts (not conditioned on).
+    models : sequence of str, optional
+        Which models of ``new`` to place (default: all).
+    draws : int
+        Run draws to condition on (thinned evenly; default 1000).
+    proposals : int
+        Importance proposals per run draw (default 128).
+    level : float
+        Mass of the reported intervals.
+    reference : str, optional
+        Family the efficiency multiplier is relative to (default: the spec's reference
+        family, or the run's largest family when it lacks it).
+    seed : int
+        Same seed, same numbers.
+
+    Returns
+    -------
+    list of Placement
+        In the order of ``models`` (or of the table).
+
+    Raises
+    ------
+    BayesScalingError
+        A model already in the run, a model with no score on the run's benchmarks, an
+        unknown model name or reference family, a compute-only run and a model without
+        compute, or bad ``draws``/``proposals``/``level``.
+
+    Examples
+    --------
+    >>> from bayes_scaling import datasets
+    >>> from bayes_scaling.estimator import CapabilityModel
+    >>> base = datasets.load("base-llm")
+    >>> held = "meta-llama/Llama-2-13b-hf"
+    >>> fit = CapabilityModel("k1").fit(base.drop_sel(model=[held]), draws=300,
+    ...                                 tune=300, chains=2)  # doctest: +SKIP
+    >>> (p,) = place(fit, base.sel(model=[held]))  # doctest: +SKIP
+    >>> p.capability.loc["general", ["lower", "upper"]]  # doctest: +SKIP
+    """
+    if not 0 < level < 1:
+        raise BayesScalingError(f"level must be between 0 and 1, got {level}")
+    if draws < 1 or proposals < 2:
+        raise BayesScalingError(
+            f"draws must be at least 1 and proposals at least 2, got {draws} and {proposals}"
+        )
+    names = [str(m) for m in new["model"].to_numpy()]
+    chosen = names if models is None else [str(m) for m in models]
+    unknown = [m for m in chosen if m not in names]
+    if unknown:
+        raise BayesScalingError(f"model {unknown[0]!r} is not in the table of new models")
+    run = _run_arrays(fit, draws)
+    seen = [m for m in chosen if m in run.models]
+    if seen:
+        raise BayesScalingError(
+            f"model {seen[0]!r} is already in the run; place models the run has not seen "
+            f"(or refit to update it)"
+        )
+    ref = _resolve_reference(fit, run, reference)
+    children = np.random.SeedSequence(seed).spawn(len(chosen))
+    out = []
+    for name, child in zip(chosen, children, strict=True):
+        out.append(
+            _place_one(
+                fit,
+                run,
+                new.sel(model=name),
+                proposals=proposals,
+                level=level,
+                reference=ref,
+                rng=np.random.default_rng(child),
+                all_columns=[str(b) for b in new["benchmark"].to_numpy()],
+            )
+        )
+    return out
+
+
+def _resolve_reference(fit: FitResults, run: _Run, reference: str | None) -> str:
+    if reference is not None:
+        if reference not in run.families:
+            raise BayesScalingError(
+                f"reference family {reference!r} is not in the run; families: "
+                f"{', '.join(run.families[:8])}..."
+            )
+        return reference
+    if fit.spec.reference_family in run.families:
+        return fit.spec.reference_family
+    counts = Counter(str(f) for f in fit.data["family"].to_numpy())
+    return min(run.families, key=lambda f: (-counts[f], f))
+
+
+def _observations(run: _Run, row: xr.Dataset, name: str) -> _Obs:
+    score = row["score"]
+    observed = [str(c) for c in score["benchmark"].to_numpy()[np.isfinite(score.to_numpy())]]
+    cols = [c for c in observed if c in run.benchmarks]
+    if not cols:
+        raise BayesScalingError(
+            f"model {name!r} has no score on a benchmark of the run (the run's benchmarks: "
+            f"{', '.join(run.benchmarks)}; the model's: {', '.join(observed) or 'none'})"
+        )
+    index = np.array([run.benchmarks.index(c) for c in cols])
+    values = np.array([float(score.sel(benchmark=c)) for c in cols])
+    run_n = run.n_items[index]
+    new_n = np.array(
+        [
+            float(row["n_items"].sel(benchmark=c)) if "n_items" in row.coords else np.nan
+            for c in cols
+        ]
+    )
+    counted = np.isfinite(run_n)
+    # A count keeps the run's likelihood; its size is what the new model was scored on.
+    n = np.where(counted, np.where(np.isfinite(new_n), new_n, run_n), 1.0)
+    y = np.where(
+        counted,
+        np.clip(np.round(values * n), 0, n),
+        np.clip(values, EPS, 1 - EPS),
+    )
+    return _Obs(
+        columns=cols,
+        index=index,
+        score=values,
+        counted=counted,
+        n=n,
+        y=y,
+        floor=run.floor[index],
+        ceiling=run.ceiling[index],
+    )
+
+
+def _prior(run: _Run, family: str, x: float | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per-draw prior mean and sd of the new model's capabilities, and whether it is exact."""
+    n_s, k = run.tau.shape
+    mu = np.zeros((n_s, k))
+    if x is None:
+        if run.compute_only:
+            raise BayesScalingError(
+                "the run is a compute-only law: a model without training compute cannot be "
+                "placed in it"
+            )
+        # The population marginal the model gives a model without compute.
+        extra = np.zeros(k)
+        extra[0] = run.x_sd**2
+        return mu, np.sqrt(run.resid**2 + run.tau**2 + extra), False
+    if family in run.families:
+        f = run.families.index(family)
+        mu = run.alpha[:, f, :].copy()
+        mu[:, 0] += (run.slope[:, f] if run.slope is not None else 1.0) * x
+        sd = run.resid.copy()
+    else:
+        mu[:, 0] = x
+        var = run.resid**2 + run.tau**2
+        if run.tau_slope is not None:
+            var[:, 0] += (x * run.tau_slope) ** 2
+        sd = np.sqrt(var)
+    exact = bool(np.all(sd == 0))
+    return mu, np.where(sd > 0, sd, 1e-12), exact
+
+
+def _place_one(
+    fit: FitResults,
+    run: _Run,
+    row: xr.Dataset,
+    *,
+    proposals: int,
+    level: float,
+    reference: str,
+    rng: np.random.Generator,
+    all_columns: list[str],
+) -> Placement:
+    start = time.perf_counter()
+    name = str(row["model"].to_numpy())
+    # A table without families makes each model its own; without compute, NaN.
+    family = str(row["family"].to_numpy()) if "family" in row.coords else name
+    flops = float(row["flops"].to_numpy()) if "flops" in row.coords else np.nan
+    log10_flops = math.log10(flops) if np.isfinite(flops) and flops > 0 else None
+    x = None if log10_flops is None else log10_flops - run.x_mean
+    obs = _observations(run, row, name)
+    mu, sd, exact = _prior(run, family, x)
+    n_s, k = mu.shape
+    phi = run.phi[:, obs.index]
+    warn: list[str] = []
+
+    if exact:
+        # Compute-only law, family in the run: the capabilities are its line exactly.
+        s_draws = mu[:, None, :]
+        logw = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.binomial)[0]
+    else:
+        mode, hess = _mode(run, obs, mu, sd)
+        cov = np.linalg.inv(hess) * _INFLATE**2
+        chol = np.linalg.cholesky(cov)
+        n_prior = max(1, round(_DEFENSIVE * proposals))
+        n_t = proposals - n_prior
+        z = rng.standard_normal((n_s, n_t, k))
+        scale = np.sqrt(_T_DF / rng.chisquare(_T_DF, size=(n_s, n_t, 1)))
+        from_t = mode[:, None, :] + np.einsum("skl,sml->smk", chol, z) * scale
+        from_prior = mu[:, None, :] + sd[:, None, :] * rng.standard_normal((n_s, n_prior, k))
+        s_draws = np.concatenate([from_t, from_prior], axis=1)
+        log_prior = _log_normal(s_draws, mu[:, None, :], sd[:, None, :])
+        log_q = np.logaddexp(
+            np.log1p(-n_prior / proposals) + _log_t(s_draws, mode, chol, _T_DF),
+            np.log(n_prior / proposals) + log_prior,
+        )
+        ll = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.binomial)[0]
+        logw = log_prior + ll - log_q
+
+    # Per draw: marginal likelihood of the new model (re-weights the run's draws) and the
+    # within-draw weights of the proposals.
+    log_z = logsumexp(logw, axis=1) - np.log(logw.shape[1])
+    within = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
+    proposal_ess = float(np.median(1.0 / (within**2).sum(axis=1)))
+    w = np.exp(log_z - logsumexp(log_z))
+    ess = float(1.0 / (w**2).sum())
+    # Systematic resampling of draws, then one proposal per resampled draw.
+    positions = (rng.random() + np.arange(n_s)) / n_s
+    draw_idx = np.minimum(np.searchsorted(np.cumsum(w), positions), n_s - 1)
+    cum = np.cumsum(within[draw_idx], axis=1)
+    u = rng.random(n_s)[:, None] * cum[:, -1:]
+    prop_idx = np.minimum((cum < u).sum(axis=1), s_draws.shape[1] - 1)
+    s_new = s_draws[draw_idx, prop_idx]  # (n_s, K)
+    sample_index = run.pick[draw_idx]
+
+    # Summaries from every weighted proposal (lower Monte Carlo error than the resample).
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    absolute = s_draws.reshape(-1, k).copy()
+    absolute[:, 0] += run.x_mean
+    joint = (w[:, None] * within).reshape(-1)
+    capability = pd.DataFrame(
+        [
+            [joint @ absolute[:, i], *_weighted_quantiles(absolute[:, i], joint, [0.5, lo_q, hi_q])]
+            for i in range(k)
+        ],
+        columns=["mean", "median", "lower", "upper"],
+        index=pd.Index(run.capabilities, name="capability"),
+    )
+
+    # Percentile among the run's models: of the posterior means, and per draw.
+    mean_g = float(capability.loc[run.capabilities[0], "mean"]) - run.x_mean
+    ref_g = run.s_general_mean
+    percentile = 100.0 * (float((ref_g < mean_g).sum()) + 0.5 * float((ref_g == mean_g).sum()))
+    percentile /= len(ref_g)
+    per_draw = 100.0 * (run.s_general[draw_idx] < s_new[:, None, 0]).mean(axis=1)
+    pct_interval = tuple(float(v) for v in np.quantile(per_draw, [lo_q, hi_q]))
+
+    family_in_run = family in run.families
+    efficiency = _efficiency(run, family, x, s_new, draw_idx, reference, level, rng)
+
+    # Posterior predictive of every target and benchmark of the run.
+    sub = _subset(fit, sample_index)
+    cap = xr.DataArray(
+        s_new[:, None, :],
+        dims=("sample", "model", "capability"),
+        coords={"model": [name], "capability": run.capabilities},
+    )
+    targets = fit.targets
+    target_cols = [str(t) for t in targets["benchmark"].to_numpy()] if targets is not None else []
+    columns = target_cols + run.benchmarks
+    pred = sub.predictive_draws(cap, columns, rng).isel(model=0)
+    forecasts, implausible = _forecasts(run, obs, row, targets, target_cols, pred, level)
+
+    # Warnings.
+    if not family_in_run:
+        warn.append(f"family {family!r} is not in the run: its effect is drawn from the population")
+    if x is None:
+        warn.append("no training compute: placed by its benchmark scores alone")
+    ignored = [
+        c
+        for c in all_columns
+        if np.isfinite(float(row["score"].sel(benchmark=c)))
+        and c not in run.benchmarks
+        and c not in target_cols
+    ]
+    if ignored:
+        warn.append(f"ignored columns the run was not fitted with: {', '.join(ignored)}")
+    extrapolation = False
+    lo_g, hi_g = float(ref_g.min()), float(ref_g.max())
+    if mean_g < lo_g or mean_g > hi_g:
+        extrapolation = True
+        side = "below" if mean_g < lo_g else "above"
+        warn.append(
+            f"extrapolation: general capability {mean_g + run.x_mean:.2f} is {side} every "
+            f"model of the run ({lo_g + run.x_mean:.2f} to {hi_g + run.x_mean:.2f}); "
+            f"forecasts extrapolate"
+        )
+    if log10_flops is not None and (log10_flops < run.x_range[0] or log10_flops > run.x_range[1]):
+        extrapolation = True
+        side = "below" if log10_flops < run.x_range[0] else "above"
+        warn.append(
+            f"extrapolation: training compute 10^{log10_flops:.2f} FLOPs is {side} the "
+            f"run's range (10^{run.x_range[0]:.2f} to 10^{run.x_range[1]:.2f})"
+        )
+    if implausible:
+        shown = ", ".join(
+            f"{d['column']} = {d['observed']:.4g} (99% interval {d['lower']:.4g} to "
+            f"{d['upper']:.4g})"
+            for d in implausible
+        )
+        warn.append(f"implausible scores for the run: {shown}")
+    if ess < min(ESS_WARN, 0.5 * n_s):
+        warn.append(
+            f"low importance ESS ({ess:.0f} of {n_s} draws): the run's posterior barely "
+            f"covers this model; refit with it for reliable intervals"
+        )
+    if not exact and proposal_ess < 5:
+        warn.append(
+            f"poor proposal (median {proposal_ess:.1f} effective of {proposals} proposals "
+            f"per draw): raise --proposals"
+        )
+    return Placement(
+        model=name,
+        family=family,
+        family_in_run=family_in_run,
+        log10_flops=log10_flops,
+        capability=capability,
+        percentile=percentile,
+        percentile_interval=(pct_interval[0], pct_interval[1]),
+        efficiency=efficiency,
+        forecasts=forecasts,
+        implausible=implausible,
+        extrapolation=extrapolation,
+        warnings=warn,
+        ess=ess,
+        proposal_ess=proposal_ess,
+        n_draws=n_s,
+        level=level,
+        seconds=time.perf_counter() - start,
+        capability_draws=xr.DataArray(
+            s_new, dims=("sample", "capability"), coords={"capability": run.capabilities}
+        ),
+        sample_index=sample_index,
+        predictive=pred.drop_vars("model", errors="ignore"),
+    )
+
+
+def _weighted_quantiles(
+    values: np.ndarray, weights: np.ndarray, qs: Sequence[float]
+) -> list[float]:
+    """Quantiles of a weighted sample (weights summing to one), interpolated at mid-masses.
+
+    Examples
+    --------
+    >>> _weighted_quantiles(np.array([3.0, 1.0, 2.0]), np.full(3, 1 / 3), [0.5])
+    [2.0]
+    """
+    order = np.argsort(values)
+    v, cw = values[order], np.cumsum(weights[order])
+    mid = cw - 0.5 * weights[order]
+    return [float(np.interp(q, mid, v)) for q in qs]
+
+
+def _efficiency(
+    run: _Run,
+    family: str,
+    x: float | None,
+    s_new: np.ndarray,
+    draw_idx: np.ndarray,
+    reference: str,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any] | None:
+    """Compute multiplier of the model's family vs ``reference`` over the placed draws."""
+    if x is None:
+        return None
+    ref = run.alpha[draw_idx, run.families.index(reference), 0]
+    if family in run.families:
+        alpha = run.alpha[draw_idx, run.families.index(family), 0]
+        basis = "family in run"
+    else:
+        # The new family's effect given this model: prior Normal(0, tau), and the model's
+        # offset from the compute line, S - x = alpha + residual.
+        tau2 = run.tau[draw_idx, 0] ** 2
+        v = run.resid[draw_idx, 0] ** 2
+        if run.tau_slope is not None:
+            v = v + (x * run.tau_slope[draw_idx]) ** 2
+        offset = s_new[:, 0] - x
+        shrink = tau2 / (tau2 + v)
+        post_sd = np.sqrt(tau2 * v / np.maximum(tau2 + v, 1e-300))
+        alpha = shrink * offset + post_sd * rng.standard_normal(len(offset))
+        basis = "new family"
+    log_mult = alpha - ref
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    q = np.quantile(log_mult, [0.5, lo_q, hi_q])
+    return {
+        "family": family,
+        "reference": reference,
+        "basis": basis,
+        "mean": float(np.mean(10.0**log_mult)),
+        "median": float(10.0 ** q[0]),
+        "lower": float(10.0 ** q[1]),
+        "upper": float(10.0 ** q[2]),
+        "log10_multiplier": float(np.mean(log_mult)),
+    }
+
+
+def _forecasts(
+    run: _Run,
+    obs: _Obs,
+    row: xr.Dataset,
+    targets: xr.Dataset | None,
+    target_cols: list[str],
+    pred: xr.DataArray,
+    level: float,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    tail = (1 - IMPLAUSIBLE_LEVEL) / 2
+    new_cols = [str(c) for c in row["benchmark"].to_numpy()]
+    rows = []
+    implausible = []
+    for c in map(str, pred["column"].to_numpy()):
+        if c in target_cols:
+            kind = "target"
+            lower = float(targets["lower"].sel(benchmark=c))
+            upper = float(targets["upper"].sel(benchmark=c))
+        else:
+            kind = "benchmark"
+            j = run.benchmarks.index(c)
+            lower, upper = float(run.lower[j]), float(run.upper[j])
+        d = pred.sel(column=c).to_numpy()
+        unit_obs = float(row["score"].sel(benchmark=c)) if c in new_cols else np.nan
+        raw = lower + d * (upper - lower)
+        observed = lower + unit_obs * (upper - lower)
+        q = np.quantile(raw, [0.5, lo_q, hi_q])
+        rows.append(
+            {
+                "column": c,
+                "kind": kind,
+                "observed": observed,
+                "mean": float(raw.mean()),
+                "median": float(q[0]),
+                "lower": float(q[1]),
+                "upper": float(q[2]),
+            }
+        )
+        if np.isfinite(unit_obs):
+            below = float(np.mean(d < unit_obs)) + 0.5 * float(np.mean(d == unit_obs))
+            p_tail = min(below, 1 - below)
+            if p_tail < tail:
+                q99 = np.quantile(raw, [tail, 1 - tail])
+                implausible.append(
+                    {
+                        "column": c,
+                        "observed": float(observed),
+                        "median": float(q[0]),
+                        "lower": float(q99[0]),
+                        "upper": float(q99[1]),
+                        "tail": round(p_tail, 4),
+                    }
+                )
+    frame = pd.DataFrame(
+        rows, columns=["column", "kind", "observed", "mean", "median", "lower", "upper"]
+    )
+    return frame, implausible
