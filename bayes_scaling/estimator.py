@@ -44,7 +44,7 @@ SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro")
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")
 #: Raw, sign-ambiguous duplicates of aligned variables; dropped after alignment.
-_RAW = ("loading_raw", "target_weight_raw", "g", "s_spec_z", "log_loading", "anchor_loading", "tau_general", "sigma_general", "family_share", "tau_specific", "target_weight_z")
+_RAW = ("loading_raw", "target_weight_raw", "target_deviation_z", "g", "s_spec_z", "log_loading", "anchor_loading", "tau_general", "sigma_general", "family_share", "tau_specific", "target_weight_z")
 
 
 def align_signs(posterior: xr.Dataset, anchors: Sequence[str]) -> xr.Dataset:
@@ -277,6 +277,10 @@ class FitResults:
         centre = self.draws("S").mean("model").transpose("sample", "capability").to_numpy()
         cap = capability.transpose("sample", "model", "capability").to_numpy() - centre[:, None, :]
         eta = params["intercept"][:, None, :] + np.einsum("smk,sck->smc", cap, params["weights"])
+        if noise and params["spread"].any():
+            # A target's own deviation for a model (zero for benchmarks): a fresh draw,
+            # as for a model the fit has not seen.
+            eta = eta + rng.normal(size=eta.shape) * params["spread"][:, None, :]
         p = params["floor"] + (params["ceiling"] - params["floor"]) / (1 + np.exp(-eta))
         if noise:
             phi = np.maximum(1.0 / (2.0 * params["noise"][:, None, :]) ** 2 - 1.0, 1.0)
@@ -311,16 +315,23 @@ class FitResults:
         data = self.data
         tdata = self.targets
         inter, weights, noise, floor, ceiling, n_items = [], [], [], [], [], []
+        spread = []
         for c in columns:
             if c in bench:
                 inter.append(post_b.sel(benchmark=c).to_numpy())
                 weights.append(self.draws("loadings").sel(benchmark=c).to_numpy())
                 noise.append(self.draws("noise").sel(benchmark=c).to_numpy())
+                spread.append(np.zeros(post_b.sizes["sample"]))
                 row = data.sel(benchmark=c)
             elif c in targets:
                 inter.append(self.draws("target_intercept").sel(target=c).to_numpy())
                 weights.append(self.draws("target_weights").sel(target=c).to_numpy())
                 noise.append(self.draws("target_noise").sel(target=c).to_numpy())
+                spread.append(
+                    self.draws("target_spread").sel(target=c).to_numpy()
+                    if "target_spread" in self.posterior
+                    else np.zeros(post_b.sizes["sample"])
+                )
                 row = tdata.sel(benchmark=c)  # type: ignore[union-attr]
             else:
                 raise BayesScalingError(
@@ -334,6 +345,7 @@ class FitResults:
             "intercept": np.stack(inter, axis=-1),
             "weights": np.stack(weights, axis=1),
             "noise": np.stack(noise, axis=-1),
+            "spread": np.stack(spread, axis=-1),
             "floor": np.asarray(floor),
             "ceiling": np.asarray(ceiling),
             "n_items": np.asarray(n_items),
@@ -439,9 +451,16 @@ class FitResults:
             raise ResultsFileError(
                 f"{path}: content hash mismatch; the file was altered after it was written"
             )
+        if hashlib.sha256(str(attrs["spec"]).encode()).hexdigest() != attrs.get("spec_hash"):
+            raise ResultsFileError(f"{path}: spec hash mismatch; the stored spec was altered")
         file_spec = spec_from_dict(json.loads(attrs["spec"]), source=str(path))
         if file_spec.hash() != attrs.get("spec_hash"):
-            raise ResultsFileError(f"{path}: spec hash mismatch; the stored spec was altered")
+            # Intact, but this version reads the spec differently (new prior fields or
+            # defaults): its model is not the one that made the posterior.
+            raise ResultsFileError(
+                f"{path}: written by bayes_scaling {attrs.get('bayes_scaling_version', '?')}, "
+                f"whose model differs from this version's ({__version__}); refit it"
+            )
         if spec is not None:
             want = load_spec(spec)
             if want.hash() != file_spec.hash():

@@ -78,6 +78,9 @@ class Priors:
         Normal scale of a downstream target's intercept (logit units).
     target_noise_median : float
         Prior median of a downstream target's noise sd (on its [0, 1] scale).
+    target_spread_sd : float
+        Half-normal scale of a target's per-model deviation from its sigmoid, on the logit
+        scale (what the target measures beyond the capabilities).
     """
 
     sigma_sd: float = 1.0
@@ -96,6 +99,7 @@ class Priors:
     noise_floor: float = 0.005
     target_intercept_sd: float = 2.0
     target_noise_median: float = 0.03
+    target_spread_sd: float = 0.5
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

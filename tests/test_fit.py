@@ -124,6 +124,26 @@ def test_re_saved_without_hash_update_is_refused(small_fit: FitResults, tmp_path
         FitResults.load(tampered)
 
 
+def test_file_from_an_older_model_asks_for_a_refit(small_fit: FitResults, tmp_path: Path) -> None:
+    """An intact file whose spec this version reads differently (a prior added since)."""
+    import hashlib
+    import json
+
+    from bayes_scaling.estimator import content_hash
+
+    tree = small_fit.tree.copy()
+    old = json.loads(tree.attrs["spec"])
+    old["priors"].pop("target_spread_sd")
+    tree.attrs["spec"] = json.dumps(old, sort_keys=True)
+    tree.attrs["spec_hash"] = hashlib.sha256(tree.attrs["spec"].encode()).hexdigest()
+    tree.attrs["bayes_scaling_version"] = "0.1.0"
+    tree.attrs["content_hash"] = content_hash(tree)
+    path = tmp_path / "old.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(ResultsFileError, match=r"written by bayes_scaling 0\.1\.0.*refit it"):
+        FitResults.load(path)
+
+
 def test_other_spec_is_refused_naming_both(small_fit: FitResults, tmp_path: Path) -> None:
     path = small_fit.save(tmp_path / "fit.nc")
     with pytest.raises(ResultsFileError) as info:
