@@ -16,13 +16,15 @@ FIND_PYTHON := for c in $(PYTHON_CANDIDATES); do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done
 
-.PHONY: help venv demo test lint bench clean
+.PHONY: help venv demo test lint bench analyses clean
 
 help:
 	@echo "make demo   set up .venv, install, fit the default model on the bundled base-model table (runs/demo/)"
 	@echo "make test   set up .venv, install, run the test suite"
 	@echo "make lint   ruff check"
 	@echo "make bench  speed benchmarks (bench/)"
+	@echo "make analyses  execute the notebooks in analyses/ in place, with their outputs"
+	@echo "               (DRAWS=, TUNE=, CHAINS= override their sampler settings; NOTEBOOKS= picks some)"
 
 $(STAMP): pyproject.toml
 	@py=$$($(FIND_PYTHON)); \
@@ -53,6 +55,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/fit_speed.py
+
+# Sampler settings of `make analyses`; empty: each notebook's own defaults.
+DRAWS ?=
+TUNE ?=
+CHAINS ?=
+NOTEBOOKS ?=
+
+analyses: $(STAMP)
+	BAYES_SCALING_DRAWS=$(DRAWS) BAYES_SCALING_TUNE=$(TUNE) BAYES_SCALING_CHAINS=$(CHAINS) \
+		$(PY) analyses/_execute.py $(NOTEBOOKS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis

@@ -13,6 +13,9 @@ function                            shows
 :func:`capability_vs_compute_plot`  general capability vs log10 training FLOPs
 :func:`predictive_check_plot`       observed vs posterior predictive, per benchmark
 :func:`rhat_plot`                   trace and rank plots of the worst-R-hat parameters
+:func:`scaling_curve_plot`          a forecast metric against general capability
+:func:`curve_bands_plot`            curves of draws (e.g. :mod:`bayes_scaling.curves`) with bands
+:func:`predicted_scores_plot`       predicted benchmark scores of models, with intervals
 ==================================  ====================================================
 
 Examples
@@ -38,13 +41,17 @@ from matplotlib.lines import Line2D
 from bayes_scaling.diagnostics import RHAT_MAX
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bayes_scaling.estimator import FitResults
     from bayes_scaling.forecast import Forecast
 
 __all__ = [
     "capability_vs_compute_plot",
+    "curve_bands_plot",
     "family_efficiency_plot",
     "loadings_heatmap",
+    "predicted_scores_plot",
     "predictive_check_plot",
     "resolve_reference",
     "rhat_plot",
@@ -655,4 +662,132 @@ def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -
     ax.set_xlabel("general capability (decades of effective compute, log10 FLOPs)")
     ax.set_ylabel(target.name)
     ax.set_title(f"Scaling curve of {target.name}")
+    return fig
+
+
+# ------------------------------------------------------------------ curves with bands
+def curve_bands_plot(
+    curves: dict[str, xr.DataArray],
+    *,
+    observed: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    xlabel: str = "general capability (decades of effective compute, log10 FLOPs)",
+    ylabel: str = "score",
+    title: str = "",
+    hline: float | None = None,
+    marks: dict[str, float] | None = None,
+) -> Figure:
+    """Posterior median with 50% and 90% bands of several curves over one axis.
+
+    Parameters
+    ----------
+    curves : dict of str to xarray.DataArray
+        Label -> draws over (``sample``, x dim), e.g. from
+        :func:`bayes_scaling.curves.expected_curve` or a difference of two.
+    observed : dict of str to (x, y), optional
+        Points drawn in the colour of the curve with the same label.
+    xlabel, ylabel, title : str
+        Axis labels (with units) and title.
+    hline : float, optional
+        A dashed reference line (e.g. zero gain).
+    marks : dict of str to float, optional
+        Label -> x position marked with a vertical dotted line in that curve's colour
+        (e.g. where a gain turns positive); non-finite positions are skipped.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; the legend sits outside the plotting area, right of it.
+    """
+    fig = _figure(8.0, 4.6)
+    ax = fig.add_subplot()
+    for i, (label, da) in enumerate(curves.items()):
+        colour = f"C{i % 10}"
+        dim = next(d for d in da.dims if d != "sample")
+        xs = da[dim].to_numpy()
+        y = da.transpose("sample", dim).to_numpy()
+        for level, alpha in ((0.9, 0.15), (0.5, 0.3)):
+            lo, hi = np.quantile(y, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+            ax.fill_between(xs, lo, hi, color=colour, alpha=alpha, lw=0)
+        ax.plot(xs, np.median(y, axis=0), color=colour, lw=2, label=label)
+        if observed and label in observed:
+            ox, oy = observed[label]
+            ax.scatter(ox, oy, s=12, color=colour, alpha=0.6, zorder=3)
+        if marks and label in marks and np.isfinite(marks[label]):
+            ax.axvline(marks[label], color=colour, ls=":", lw=1.2)
+    if hline is not None:
+        ax.axhline(hline, color="k", ls="--", lw=0.8)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], color="0.5", lw=6, alpha=0.45, label="50% band"),
+        Line2D([], [], color="0.5", lw=6, alpha=0.2, label="90% band"),
+    ]
+    if observed:
+        handles.append(Line2D([], [], marker="o", ls="", color="0.4", label="observed models"))
+    if marks:
+        handles.append(Line2D([], [], ls=":", color="0.4", label="crossing (median)"))
+    if hline is not None:
+        handles.append(Line2D([], [], ls="--", color="k", lw=0.8, label=f"y = {hline:g}"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# ------------------------------------------------------------------ predicted scores
+def predicted_scores_plot(
+    table: pd.DataFrame,
+    *,
+    observed: dict[str, pd.Series] | None = None,
+    xlabel: str = "score (accuracy, 0 to 1)",
+    title: str = "Predicted benchmark scores",
+) -> Figure:
+    """Predicted scores (median and interval) of a few models, one row per benchmark.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``model``, ``column``, ``median``, ``lower``, ``upper`` (as from
+        :func:`bayes_scaling.curves.predict_scores`); each model gets a colour.
+    observed : dict of str to pandas.Series, optional
+        Label -> observed scores indexed by column, drawn as black markers of one shape each.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes; the legend sits outside the plotting area, right of it.
+    """
+    models = list(dict.fromkeys(table["model"]))
+    columns = list(dict.fromkeys(table["column"]))
+    fig = _figure(8.0, 1.2 + 0.45 * len(columns))
+    ax = fig.add_subplot()
+    step = 0.6 / max(1, len(models))
+    handles = []
+    for i, m in enumerate(models):
+        rows = table[table["model"] == m].set_index("column").reindex(columns)
+        y = np.arange(len(columns)) - 0.3 + step * (i + 0.5)
+        bars = ax.errorbar(
+            rows["median"],
+            y,
+            xerr=[rows["median"] - rows["lower"], rows["upper"] - rows["median"]],
+            fmt="o",
+            ms=4,
+            color=f"C{i % 10}",
+            elinewidth=1.4,
+            label=m,
+        )
+        handles.append(bars)
+    for j, (label, series) in enumerate((observed or {}).items()):
+        vals = series.reindex(columns).to_numpy(dtype=float)
+        (line,) = ax.plot(vals, np.arange(len(columns)), ls="", marker="x+*D"[j % 4], color="k",
+                          ms=6, label=label)
+        handles.append(line)
+    ax.set_yticks(np.arange(len(columns)), columns, fontsize=8)
+    ax.set_ylim(len(columns) - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("benchmark")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

@@ -1,0 +1,187 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The capability space of the base models
+#
+# How many latent capabilities do the eight standard benchmarks of the 128 bundled base
+# models support, what does each benchmark measure, and how much less compute does one
+# model family need than another to reach the same general capability? We fit the
+# capability model with K = 1, 2 and 3 capabilities, let leave-one-model-out PSIS-LOO
+# choose K, and read the loadings, the capabilities and the family compute multipliers off
+# the chosen fit.
+#
+# The committed outputs were made by `make analyses` with this notebook's defaults:
+# 2 chains x 300 draws after 500 tuning steps per spec, seed 0 (a few minutes on two
+# cores). That is short: the diagnostics below say where it has not converged. Run it as a
+# script with more draws, e.g.
+# `python analyses/capabilities.py --draws 1000 --tune 1000 --chains 4`.
+
+# %%
+import pandas as pd
+
+from bayes_scaling import analysis, datasets
+from bayes_scaling.compare import loo_table
+from bayes_scaling.estimator import CapabilityModel
+from bayes_scaling.io import atomic_write_text
+from bayes_scaling.plots import (
+    capability_vs_compute_plot,
+    family_efficiency_plot,
+    loadings_heatmap,
+)
+
+args = analysis.settings(
+    "capabilities",
+    draws=300,
+    tune=500,
+    chains=2,
+    options={"specs": "k1,k2,k3", "reference": "Llama-2"},
+    description="Capability space of the base models.",
+)
+print({k: v for k, v in vars(args).items() if k != "fit_kwargs"})
+
+# %% [markdown]
+# ## Fits
+#
+# One fit per spec on the same table (`models/k1.toml` .. `k3.toml`); each line gives the
+# convergence diagnostics (R-hat should be below 1.01, bulk ESS above 400, no divergences).
+
+# %%
+data = datasets.load("base-llm")
+specs = [s.strip() for s in args.specs.split(",") if s.strip()]
+fits = {s: CapabilityModel(s).fit(data, **args.fit_kwargs, warn=False) for s in specs}
+diag = pd.DataFrame(
+    {
+        s: {
+            "max_rhat": f.diagnostics.max_rhat,
+            "min_ess_bulk": f.diagnostics.min_ess_bulk,
+            "divergences": f.diagnostics.divergences,
+            "seconds": f.diagnostics.seconds,
+        }
+        for s, f in fits.items()
+    }
+).T
+print(diag.round(3).to_string())
+for s, f in fits.items():
+    for message in f.diagnostics.messages():
+        print(f"{s}: {message}")
+
+# %% [markdown]
+# ## How many capabilities? Leave-one-model-out PSIS-LOO
+#
+# Each point is a whole language model (the log density of all its scores), so `elpd` is
+# how well a spec predicts the benchmark scores of a model it has not seen. `elpd_diff`
+# and `dse` compare each spec to the best; `n_bad_pareto_k` counts models whose PSIS
+# estimate is unreliable (Pareto k > 0.7).
+
+# %%
+loo = loo_table(fits, by="model")
+loo_shown = loo.drop(columns=["bad_models"]).set_index("spec")
+print(loo_shown.round(2).to_string())
+atomic_write_text(args.out / "loo.csv", loo_shown.to_csv())
+chosen = str(loo["spec"].iloc[0])
+best = fits[chosen]
+print(f"LOO's choice: {chosen} ({best.spec.capabilities} capabilities)")
+
+# %% [markdown]
+# ## What each benchmark measures: loadings of the chosen fit
+#
+# Logit units of a benchmark per unit of capability (per decade of effective compute on
+# the general axis). Anchors (starred) define their axis; hatched cells are fixed at zero
+# so that the axes cannot rotate into each other.
+
+# %%
+fig = loadings_heatmap(best)
+fig.axes[0].set_xlabel("capability axis")
+fig.axes[0].set_ylabel("benchmark")
+analysis.show(fig, args.out / "loadings.png")
+loadings = best.loadings().to_dataframe().unstack("capability")
+atomic_write_text(args.out / "loadings.csv", loadings.to_csv())
+
+# %% [markdown]
+# ## Capabilities against training compute
+#
+# Each model's general capability (posterior mean and 90% interval, in decades of
+# effective compute) against its log10 training FLOPs, coloured by family. The dashed line
+# has slope one through the reference family: points above it are more compute-efficient.
+
+# %%
+fig = analysis.legend_outside(capability_vs_compute_plot(best, reference=args.reference))
+fig.axes[0].set_xlabel("training compute (log10 FLOPs)")
+analysis.show(fig, args.out / "capabilities_vs_compute.png")
+caps = best.capabilities().to_dataframe().unstack("capability")
+atomic_write_text(args.out / "capabilities.csv", caps.to_csv())
+
+# %% [markdown]
+# ## Family compute efficiency
+#
+# Multiplier m of family X against the reference: one FLOP of X buys as much general
+# capability as m FLOPs of the reference, i.e. X reaches the reference's capability with
+# m times less compute (posterior median, 90% interval).
+
+# %%
+fig = family_efficiency_plot(best, reference=args.reference)
+fig.axes[0].set_ylabel("family (number of models)")
+analysis.show(fig, args.out / "family_efficiency.png")
+eff = best.family_efficiency(args.reference).to_dataframe().sort_values("median")
+atomic_write_text(args.out / "family_efficiency.csv", eff.to_csv())
+counts = best.data["family"].to_series().value_counts()
+eff["n_models"] = counts.reindex(eff.index).fillna(0).astype(int)
+print(eff[["n_models", "median", "lower", "upper"]].round(2).to_string())
+
+# %% [markdown]
+# The same multipliers between the most and the least efficient of the families with at
+# least three models (a family of one or two is mostly its prior):
+
+# %%
+big = eff[eff["n_models"] >= 3]
+top, bottom = str(big["median"].idxmax()), str(big["median"].idxmin())
+pair = best.family_efficiency(bottom).to_dataframe().loc[top]
+top_vs_ref = eff.loc[top]
+print(
+    f"{top} reaches {bottom}'s general capability with {pair['median']:.1f} "
+    f"[{pair['lower']:.1f}, {pair['upper']:.1f}] times less compute"
+)
+outlying = [o["model"] for o in best.outliers()["models"]]
+print("models far from their family's compute line:", outlying or "none")
+
+# %% [markdown]
+# ## Answer
+
+# %%
+row = loo.iloc[0]
+runner_up = ""
+if len(loo) > 1:
+    runner_up = (
+        f"; the next, {loo['spec'].iloc[1]}, is {-loo['elpd_diff'].iloc[1]:.0f} ± "
+        f"{loo['dse'].iloc[1]:.0f} elpd behind"
+    )
+axes = [str(c) for c in best.posterior["capability"].to_numpy()]
+anchors = ", ".join(f"{a} anchors {c}" for c, a in zip(axes, best.anchors, strict=False))
+d = best.diagnostics
+caveat = "" if d.ok else " (not converged: read the intervals as rough)"
+analysis.answer(
+    f"""**Capability space of {data.sizes['model']} base models on {data.sizes['benchmark']} benchmarks**
+({args.chains} chains x {args.draws} draws after {args.tune} tuning steps per spec)
+
+* LOO chooses **{chosen}** (K = {best.spec.capabilities}; elpd {row['elpd']:.0f} ± {row['se']:.0f}{runner_up}).
+  {int(row['n_bad_pareto_k'])} of {int(row['n_points'])} models have Pareto k > 0.7, so the
+  ranking is indicative only. {anchors}.
+* **{top}** reaches **{bottom}**'s general capability with **{pair['median']:.1f} times less
+  compute** (90% interval {pair['lower']:.1f} to {pair['upper']:.1f}); against {args.reference},
+  {top}'s multiplier is {top_vs_ref['median']:.1f} [{top_vs_ref['lower']:.1f}, {top_vs_ref['upper']:.1f}].
+* Convergence of the chosen fit: max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f},
+  {d.divergences} divergences{caveat}.
+""",
+    args.out,
+)
