@@ -287,7 +287,8 @@ def heldout_log_likelihood(
             f"shapes: y {y.shape}, p {p.shape}, noise {noise.shape}, n_items {n.shape}; "
             "expected (n,), (S, n), (S, n), (n,)"
         )
-    phi = 1.0 / (2.0 * noise) ** 2 - 1.0
+    # Floored at 1 as in model.py: a noise above 0.5 would make an impossible Beta (NaN).
+    phi = np.maximum(1.0 / (2.0 * noise) ** 2 - 1.0, 1.0)
     out = np.empty_like(p)
     counted = np.isfinite(n)
     if counted.any():
@@ -328,8 +329,12 @@ def fit_log_likelihood(
     uniq_models = list(dict.fromkeys(models))
     uniq_cols = list(dict.fromkeys(columns))
     cap = fit.draws("S").sel(model=uniq_models)
-    # noise=False: the expected score p; the rng is not used then.
-    p_all = fit.predictive_draws(cap, uniq_cols, np.random.default_rng(0), noise=False)
+    # noise=False: the expected score p, with one draw of a target's own logit deviation
+    # per posterior draw (benchmarks have none), so that averaging over draws integrates
+    # it out as the sampler's likelihood does.
+    p_all = fit.predictive_draws(
+        cap, uniq_cols, np.random.default_rng(0), noise=False, deviation=True
+    )
     p_arr = p_all.transpose("sample", "model", "column").to_numpy()
     mi = np.array([uniq_models.index(m) for m in models], dtype=np.int64)
     ci = np.array([uniq_cols.index(c) for c in columns], dtype=np.int64)

@@ -251,6 +251,7 @@ class FitResults:
         rng: np.random.Generator,
         *,
         noise: bool = True,
+        deviation: bool | None = None,
     ) -> xr.DataArray:
         """Scores implied by capability draws, on the [0, 1] scale of each column.
 
@@ -265,6 +266,9 @@ class FitResults:
             Source of measurement noise (only used when ``noise``).
         noise : bool
             Include measurement noise (posterior predictive) or return the expected score.
+        deviation : bool, optional
+            Add one draw of each downstream target's own per-model logit deviation
+            (``target_spread``); default: as ``noise``.
 
         Returns
         -------
@@ -277,7 +281,7 @@ class FitResults:
         centre = self.draws("S").mean("model").transpose("sample", "capability").to_numpy()
         cap = capability.transpose("sample", "model", "capability").to_numpy() - centre[:, None, :]
         eta = params["intercept"][:, None, :] + np.einsum("smk,sck->smc", cap, params["weights"])
-        if noise and params["spread"].any():
+        if (noise if deviation is None else deviation) and params["spread"].any():
             # A target's own deviation for a model (zero for benchmarks): a fresh draw,
             # as for a model the fit has not seen.
             eta = eta + rng.normal(size=eta.shape) * params["spread"][:, None, :]
