@@ -152,7 +152,7 @@ def read_table(
     500.0
     """
     source = os.fspath(path)
-    raw = _read_bytes(Path(path), source)
+    raw = read_bytes(Path(path), source)
     header, body = _parse_bytes(raw, source, Path(path).suffix.lower())
     sidecar = n_items_path(path)
     counts = _read_item_counts(sidecar) if sidecar.is_file() else None
@@ -306,13 +306,22 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
 # --- reading files -----------------------------------------------------------------------
 
 
-def _read_bytes(path: Path, source: str) -> bytes:
+def read_bytes(path: Path, source: str, kind: str = "table file") -> bytes:
+    """The bytes of a user's file, or a one-line :class:`DataError` naming it.
+
+    Examples
+    --------
+    >>> read_bytes(Path("no/such.csv"), "no/such.csv")
+    Traceback (most recent call last):
+    ...
+    bayes_scaling.errors.DataError: no/such.csv: file not found
+    """
     try:
         return path.read_bytes()
     except FileNotFoundError:
         raise DataError(source, "file not found") from None
     except IsADirectoryError:
-        raise DataError(source, "is a directory, not a table file") from None
+        raise DataError(source, f"is a directory, not a {kind}") from None
     except PermissionError:
         raise DataError(source, "permission denied") from None
     except OSError as exc:
@@ -433,7 +442,7 @@ def _build(
 def _read_item_counts(path: Path) -> _ItemCounts:
     """Parse an item-count file (``benchmark, n_items``); rows counted as in a table."""
     source = os.fspath(path)
-    header, body = _parse_bytes(_read_bytes(path, source), source, path.suffix.lower())
+    header, body = _parse_bytes(read_bytes(path, source), source, path.suffix.lower())
     names = ["" if _is_blank(h) else str(h).strip() for h in header]
     if sorted(names) != sorted(_N_ITEMS_COLUMNS):
         raise DataError(

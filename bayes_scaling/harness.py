@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.data import FAMILY, FLOPS, MODEL, PARAMS, TOKENS, n_items_path
+from bayes_scaling.data import FAMILY, FLOPS, MODEL, PARAMS, TOKENS, n_items_path, read_bytes
 from bayes_scaling.errors import DataError
 from bayes_scaling.io import atomic_path
 from bayes_scaling.registry import Registry
@@ -328,16 +328,7 @@ def read_results(path: str | os.PathLike[str]) -> ModelScores:
     0.5
     """
     source = os.fspath(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DataError(source, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(source, "is a directory, not a results file") from None
-    except PermissionError:
-        raise DataError(source, "permission denied") from None
-    except OSError as exc:
-        raise DataError(source, f"cannot read the file ({exc.strerror or exc})") from None
+    raw = read_bytes(Path(path), source, "results file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -143,6 +143,8 @@ def compare_command(
 
 
 def _print_compare(table: pd.DataFrame, cutoff: float | None, bad_k: float) -> None:
+    from bayes_scaling.compare import LOO_COLUMNS
+
     console = Console(soft_wrap=False)
     if not console.is_terminal:
         # Piped or captured: rich would assume 80 columns and fold the headers.
@@ -153,13 +155,7 @@ def _print_compare(table: pd.DataFrame, cutoff: float | None, bad_k: float) -> N
         f"{table.attrs['n_obs']} scores)"
     )
     cols = [
-        "spec",
-        "elpd",
-        "se",
-        "elpd_diff",
-        "dse",
-        "weight",
-        "p_loo",
+        *LOO_COLUMNS[: LOO_COLUMNS.index("p_loo") + 1],
         f"k>{bad_k:g}",
         "max R-hat",
         "div",
