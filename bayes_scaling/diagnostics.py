@@ -49,6 +49,9 @@ class Diagnostics:
         Wall time of sampling (compilation included).
     offending : dict
         ``rhat``, ``ess`` lists of parameter labels past the thresholds (at most 10 each).
+    approximate : str
+        Name of the approximation (``"advi"``) when the draws are not MCMC, else empty:
+        R-hat and ESS do not apply (NaN), and the fit is never ``ok``.
     """
 
     max_rhat: float
@@ -58,12 +61,14 @@ class Diagnostics:
     min_bfmi: float
     seconds: float
     offending: dict[str, list[str]]
+    approximate: str = ""
 
     @property
     def ok(self) -> bool:
-        """True when R-hat <= 1.01, both ESS >= 400 and no divergence."""
+        """True when R-hat <= 1.01, both ESS >= 400 and no divergence (never if approximate)."""
         return (
-            self.max_rhat <= RHAT_MAX
+            not self.approximate
+            and self.max_rhat <= RHAT_MAX
             and self.min_ess_bulk >= ESS_MIN
             and self.min_ess_tail >= ESS_MIN
             and self.divergences == 0
@@ -72,6 +77,11 @@ class Diagnostics:
     def messages(self) -> list[str]:
         """One sentence per problem, naming the parameters."""
         out = []
+        if self.approximate:
+            out.append(
+                f"APPROXIMATE posterior ({self.approximate}, not MCMC): R-hat and ESS do not "
+                "apply and intervals are narrower than NUTS's (docs/benchmarks.md)"
+            )
         if self.offending.get("rhat"):
             out.append(f"R-hat > {RHAT_MAX} for {', '.join(self.offending['rhat'])}")
         if self.offending.get("ess"):
@@ -105,7 +115,9 @@ def _labels(da: xr.DataArray, mask: np.ndarray) -> list[str]:
     return out
 
 
-def compute_diagnostics(tree: xr.DataTree, seconds: float = float("nan")) -> Diagnostics:
+def compute_diagnostics(
+    tree: xr.DataTree, seconds: float = float("nan"), approximate: str = ""
+) -> Diagnostics:
     """R-hat, bulk/tail ESS, divergences and BFMI of a results tree.
 
     Parameters
@@ -114,7 +126,12 @@ def compute_diagnostics(tree: xr.DataTree, seconds: float = float("nan")) -> Dia
         With ``posterior`` and ``sample_stats`` groups.
     seconds : float
         Sampling wall time to carry along.
+    approximate : str
+        Name of the approximation that made the draws (empty for MCMC).
     """
+    if approximate:
+        nan = float("nan")
+        return Diagnostics(nan, nan, nan, 0, nan, float(seconds), {}, approximate)
     post = tree["posterior"].to_dataset()
     # Constants (fixed-zero loadings) have no spread and no meaningful R-hat.
     varying = {

@@ -35,16 +35,30 @@ from bayes_scaling import __version__
 from bayes_scaling.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.io import atomic_path
-from bayes_scaling.model import EPS, ModelInputs, build_inputs, build_model
+from bayes_scaling.model import (
+    EPS,
+    RESID_EPS,
+    ModelInputs,
+    build_inputs,
+    build_model,
+    residual_logit,
+)
 from bayes_scaling.specs import DEFAULT_SPEC, ModelSpec, load_spec, spec_from_dict
 
-Sampler = Literal["nutpie", "pymc", "numpyro"]
-SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro")
+Sampler = Literal["nutpie", "pymc", "numpyro", "advi"]
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro", "advi")
+#: Samplers whose draws are an approximation of the posterior, not MCMC: labelled as such
+#: in every output (see :class:`~bayes_scaling.diagnostics.Diagnostics`).
+APPROXIMATE: tuple[str, ...] = ("advi",)
+#: ADVI optimisation steps, and the relative change of the variational parameters (checked
+#: every 500 steps) below which it stops early.
+ADVI_STEPS = 30_000
+ADVI_TOLERANCE = 0.01
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")
 #: Raw, sign-ambiguous duplicates of aligned variables; dropped after alignment.
-_RAW = ("loading_raw", "target_weight_raw", "target_deviation_z", "g", "s_spec_z", "log_loading", "anchor_loading", "tau_general", "sigma_general", "family_share", "tau_specific", "target_weight_z")
+_RAW = ("loading_raw", "target_weight_raw", "target_deviation_z", "g", "s_spec_z", "log_loading", "anchor_loading", "tau_general", "sigma_general", "family_share", "tau_specific", "target_weight_z", "target_residual_z", "target_family_z")
 
 
 def align_signs(posterior: xr.Dataset, anchors: Sequence[str]) -> xr.Dataset:
@@ -130,7 +144,13 @@ class FitResults:
     @property
     def diagnostics(self) -> Diagnostics:
         """R-hat, ESS, divergences, BFMI and the offending parameters."""
-        return compute_diagnostics(self.tree, seconds=float(self.tree.attrs.get("seconds", np.nan)))
+        return compute_diagnostics(
+            self.tree,
+            seconds=float(self.tree.attrs.get("seconds", np.nan)),
+            approximate=str(self.tree.attrs.get("sampler", ""))
+            if bool(self.tree.attrs.get("approximate", 0))
+            else "",
+        )
 
     def draws(self, name: str) -> xr.DataArray:
         """Posterior draws of ``name`` stacked into one ``sample`` dim."""
@@ -252,6 +272,8 @@ class FitResults:
         *,
         noise: bool = True,
         deviation: bool | None = None,
+        scores: xr.DataArray | None = None,
+        families: Sequence[str] | None = None,
     ) -> xr.DataArray:
         """Scores implied by capability draws, on the [0, 1] scale of each column.
 
@@ -268,7 +290,17 @@ class FitResults:
             Include measurement noise (posterior predictive) or return the expected score.
         deviation : bool, optional
             Add one draw of each downstream target's own per-model logit deviation
-            (``target_spread``); default: as ``noise``.
+            (``target_spread``); default: as ``noise``. A model without a score on a
+            benchmark that a target reads a residual from also gets a draw of that
+            residual (else zero).
+        scores : xarray.DataArray, optional
+            Observed benchmark scores (``model``, ``benchmark``) of the capability draws'
+            models, whose residuals downstream targets read; default: the fit's data
+            (NaN for a model it does not hold).
+        families : sequence of str, optional
+            Family of each model of ``capability``; default: the fit's data (a model it
+            does not hold counts as a new family). A target's offset for a family of the
+            fit is its posterior draw; a new family gets a fresh draw (with ``deviation``).
 
         Returns
         -------
@@ -281,7 +313,14 @@ class FitResults:
         centre = self.draws("S").mean("model").transpose("sample", "capability").to_numpy()
         cap = capability.transpose("sample", "model", "capability").to_numpy() - centre[:, None, :]
         eta = params["intercept"][:, None, :] + np.einsum("smk,sck->smc", cap, params["weights"])
-        if (noise if deviation is None else deviation) and params["spread"].any():
+        deviate = noise if deviation is None else deviation
+        if params["residual_weights"].any():
+            models = [str(m) for m in capability["model"].to_numpy()]
+            resid = self._benchmark_residuals(cap, models, scores, rng if deviate else None)
+            eta = eta + np.einsum("smj,scj->smc", resid, params["residual_weights"])
+        if "target_family_deviation" in self.posterior and params["spread"].any():
+            eta = eta + self._family_offsets(capability, columns, families, rng, deviate)
+        if deviate and params["spread"].any():
             # A target's own deviation for a model (zero for benchmarks): a fresh draw,
             # as for a model the fit has not seen.
             eta = eta + rng.normal(size=eta.shape) * params["spread"][:, None, :]
@@ -310,6 +349,91 @@ class FitResults:
             coords={"model": capability["model"].to_numpy(), "column": list(columns)},
         )
 
+    def _family_offsets(
+        self,
+        capability: xr.DataArray,
+        columns: Sequence[str],
+        families: Sequence[str] | None,
+        rng: np.random.Generator,
+        fresh: bool,
+    ) -> np.ndarray:
+        """Targets' family offsets (sample, model, column); zero for benchmarks."""
+        models = [str(m) for m in capability["model"].to_numpy()]
+        if families is None:
+            fam_of = dict(
+                zip(
+                    map(str, self.data["model"].to_numpy()),
+                    map(str, self.data["family"].to_numpy()),
+                    strict=True,
+                )
+            )
+            families = [fam_of.get(m, "") for m in models]
+        dev = self.draws("target_family_deviation")
+        known = [str(f) for f in dev["family"].to_numpy()]
+        targets = [str(t) for t in dev["target"].to_numpy()]
+        n_s = dev.sizes["sample"]
+        out = np.zeros((n_s, len(models), len(columns)))
+        for c_i, c in enumerate(columns):
+            if c not in targets:
+                continue
+            d = dev.sel(target=c).transpose("sample", "family").to_numpy()
+            sd = self.draws("target_family_spread").sel(target=c).to_numpy()
+            for m_i, f in enumerate(families):
+                if f in known:
+                    out[:, m_i, c_i] = d[:, known.index(f)]
+                elif fresh:
+                    out[:, m_i, c_i] = rng.normal(size=n_s) * sd
+        return out
+
+    def _benchmark_residuals(
+        self,
+        cap: np.ndarray,
+        models: Sequence[str],
+        scores: xr.DataArray | None,
+        rng: np.random.Generator | None,
+    ) -> np.ndarray:
+        """Residual logits (sample, model, benchmark) of centred capability draws ``cap``.
+
+        As in the graph (:func:`bayes_scaling.model.build_model`): the logit of a score's
+        place in its range minus the capabilities' prediction, both squeezed by
+        ``RESID_EPS``. Missing scores get zero, or with ``rng`` a draw from the spread of
+        the fit's own residuals on that benchmark.
+        """
+        b = self.draws("b").transpose("sample", "benchmark").to_numpy()
+        lam = self.draws("loadings").transpose("sample", "benchmark", "capability").to_numpy()
+        bench = [str(c) for c in self.draws("b")["benchmark"].to_numpy()]
+        data = self.data.transpose("model", "benchmark").sel(benchmark=bench)
+        floor = data["floor"].to_numpy().astype(float)
+        span = data["ceiling"].to_numpy().astype(float) - floor
+        edge = float(np.log(RESID_EPS) - np.log1p(-RESID_EPS))
+
+        def resid(c: np.ndarray, y: np.ndarray) -> np.ndarray:
+            eta = b[:, None, :] + np.einsum("smk,sjk->smj", c, lam)
+            return residual_logit((y - floor) / span) - np.clip(eta, edge, -edge)
+
+        if scores is None:
+            fit_models = [str(m) for m in data["model"].to_numpy()]
+            y = np.full((len(models), len(bench)), np.nan)
+            for i, m in enumerate(models):
+                if m in fit_models:
+                    y[i] = data["score"].sel(model=m).to_numpy()
+        else:
+            y = scores.transpose("model", "benchmark").reindex(model=list(models), benchmark=bench)
+            y = y.to_numpy().astype(float)
+        missing = ~np.isfinite(y)
+        out = resid(cap, np.where(missing, floor, y))
+        if rng is None:
+            return np.where(missing[None], 0.0, out)
+        # The spread of residuals over the fit's own scores, per draw and benchmark.
+        s_fit = self.draws("S").transpose("sample", "model", "capability").to_numpy()
+        s_fit = s_fit - s_fit.mean(axis=1, keepdims=True)
+        y_fit = data["score"].to_numpy().astype(float)
+        seen = np.isfinite(y_fit)
+        r_fit = resid(s_fit, np.where(seen, y_fit, floor))
+        rms = np.sqrt((np.where(seen[None], r_fit, 0.0) ** 2).sum(1) / np.maximum(seen.sum(0), 1))
+        fresh = rng.normal(size=out.shape) * rms[:, None, :]
+        return np.where(missing[None], fresh, out)
+
     def _column_params(self, columns: Sequence[str]) -> dict[str, np.ndarray]:
         post_b = self.draws("b")
         bench = list(post_b["benchmark"].to_numpy())
@@ -319,8 +443,20 @@ class FitResults:
         data = self.data
         tdata = self.targets
         inter, weights, noise, floor, ceiling, n_items = [], [], [], [], [], []
-        spread = []
+        spread, resid_w = [], []
+        n_s = post_b.sizes["sample"]
+        has_resid = "target_residual_weights" in self.posterior
         for c in columns:
+            if c in targets and has_resid:
+                resid_w.append(
+                    self.draws("target_residual_weights")
+                    .sel(target=c)
+                    .transpose("sample", "benchmark")
+                    .sel(benchmark=bench)
+                    .to_numpy()
+                )
+            else:
+                resid_w.append(np.zeros((n_s, len(bench))))
             if c in bench:
                 inter.append(post_b.sel(benchmark=c).to_numpy())
                 weights.append(self.draws("loadings").sel(benchmark=c).to_numpy())
@@ -343,13 +479,14 @@ class FitResults:
                 )
             floor.append(float(row["floor"]))
             ceiling.append(float(row["ceiling"]))
-            n = float(row["n_items"]) if c in bench else np.nan
+            n = float(row["n_items"]) if "n_items" in row.coords else np.nan
             n_items.append(n)
         return {
             "intercept": np.stack(inter, axis=-1),
             "weights": np.stack(weights, axis=1),
             "noise": np.stack(noise, axis=-1),
             "spread": np.stack(spread, axis=-1),
+            "residual_weights": np.stack(resid_w, axis=1),
             "floor": np.asarray(floor),
             "ceiling": np.asarray(ceiling),
             "n_items": np.asarray(n_items),
@@ -618,6 +755,8 @@ class CapabilityModel:
                     # as well as low-rank adaptation at a seventh of the cost per draw.
                     adaptation="diag",
                 )
+            elif sampler == "advi":
+                tree = _fit_advi(model, draws * chains, seed, progress)
             else:
                 if sampler == "numpyro":
                     try:
@@ -639,6 +778,7 @@ class CapabilityModel:
                 )
             seconds = time.perf_counter() - start
             tree = pm.compute_log_likelihood(tree, model=model, progressbar=False)
+        vi = {k: v for k, v in tree["sample_stats"].attrs.items() if k.startswith("advi_")}
         tree = _assemble(
             tree,
             inputs,
@@ -649,8 +789,10 @@ class CapabilityModel:
             seed=seed,
             seconds=seconds,
             draws=draws,
-            tune=tune,
-            chains=chains,
+            tune=0 if sampler in APPROXIMATE else tune,
+            chains=1 if sampler in APPROXIMATE else chains,
+            approximate=sampler in APPROXIMATE,
+            **vi,
         )
         fit = FitResults(tree=tree, spec=self.spec)
         if warn:
@@ -660,6 +802,34 @@ class CapabilityModel:
     def load(self, path: str | Path) -> FitResults:
         """Load a results file, refusing one fitted with another spec."""
         return FitResults.load(path, spec=self.spec)
+
+
+def _fit_advi(model: Any, n_draws: int, seed: int, progress: bool) -> xr.DataTree:
+    """Mean-field ADVI (PyMC's ``pm.fit``) and ``n_draws`` draws from it, as one chain.
+
+    The draws are independent, so they form one chain: R-hat and ESS do not apply, and the
+    fit is labelled approximate instead.
+    """
+    import pymc as pm
+    from pymc.variational.callbacks import CheckParametersConvergence
+
+    with model:
+        approx = pm.fit(
+            n=ADVI_STEPS,
+            method="advi",
+            random_seed=seed,
+            progressbar=progress,
+            callbacks=[CheckParametersConvergence(every=500, tolerance=ADVI_TOLERANCE)],
+        )
+        tree = approx.sample(n_draws, random_seed=seed, return_inferencedata=True)
+    if not isinstance(tree, xr.DataTree):  # an InferenceData on older stacks
+        tree = xr.DataTree.from_dict({g: getattr(tree, g) for g in tree.groups()})
+    steps = len(approx.hist)
+    tree = tree.copy()
+    tree["sample_stats"] = xr.DataTree(
+        xr.Dataset(attrs={"advi_steps": steps, "advi_final_loss": float(approx.hist[-1])})
+    )
+    return tree
 
 
 def _assemble(

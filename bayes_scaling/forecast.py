@@ -32,7 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError, DataError
-from bayes_scaling.estimator import CapabilityModel, FitResults
+from bayes_scaling.estimator import CapabilityModel, FitResults, Sampler
 from bayes_scaling.specs import ModelSpec
 
 Route = Literal["benchmarks", "compute"]
@@ -55,12 +55,17 @@ class Target:
         Raw values indexed by model name (NaN = not measured).
     floor, ceiling : float
         Sigmoid asymptotes in the metric's units (chance level and best attainable).
+    n_items : float or None
+        Number of items behind each value, when the metric is a share of items answered
+        correctly: the likelihood is then beta-binomial, so that 0 of 2,000 is as
+        plausible for a weak model as it is. ``None``: a continuous score (Beta).
     """
 
     name: str
     values: pd.Series
     floor: float
     ceiling: float
+    n_items: float | None = None
 
     @property
     def lower(self) -> float:
@@ -88,7 +93,7 @@ class Target:
                 "benchmark": [self.name],
                 "floor": ("benchmark", [float(self.to_unit(self.floor))]),
                 "ceiling": ("benchmark", [1.0]),
-                "n_items": ("benchmark", [np.nan]),
+                "n_items": ("benchmark", [np.nan if self.n_items is None else self.n_items]),
                 "lower": ("benchmark", [self.lower]),
                 "upper": ("benchmark", [self.ceiling]),
             },
@@ -96,18 +101,33 @@ class Target:
 
 
 def make_target(
-    values: pd.Series, name: str, floor: float, ceiling: float = 1.0, source: str = "<target>"
+    values: pd.Series,
+    name: str,
+    floor: float,
+    ceiling: float = 1.0,
+    source: str = "<target>",
+    n_items: int | None = None,
 ) -> Target:
     """Validate a metric column and wrap it as a :class:`Target`.
+
+    ``n_items`` declares the metric a share of that many items (see :class:`Target`).
 
     Raises
     ------
     BayesScalingError
-        Non-numeric values, values outside ``[min(0, floor), ceiling]``, or
-        ``ceiling <= floor``.
+        Non-numeric values, values outside ``[min(0, floor), ceiling]``,
+        ``ceiling <= floor``, or ``n_items`` below one.
+
+    Examples
+    --------
+    >>> t = make_target(pd.Series({"a": 0.25, "b": 0.5}), "acc", 0.0, n_items=2000)
+    >>> t.n_items
+    2000.0
     """
     if not ceiling > floor:
         raise BayesScalingError(f"--ceiling ({ceiling}) must be above --floor ({floor})")
+    if n_items is not None and not n_items >= 1:
+        raise BayesScalingError(f"--items must be a positive number of items, got {n_items}")
     nums = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & nums.isna() & (values.astype(str).str.strip() != "")
     if bad.any():
@@ -123,7 +143,13 @@ def make_target(
             f"{source}, model {model!r}, column {name!r}: value {nums[model]} is outside the "
             f"declared range [{lo:g}, {ceiling:g}]; set --floor/--ceiling to the metric's scale"
         )
-    return Target(name=name, values=nums.astype(float), floor=float(floor), ceiling=float(ceiling))
+    return Target(
+        name=name,
+        values=nums.astype(float),
+        floor=float(floor),
+        ceiling=float(ceiling),
+        n_items=None if n_items is None else float(n_items),
+    )
 
 
 def read_metric_column(path: Path, metric: str) -> pd.Series:
@@ -228,7 +254,7 @@ def forecast(
     draws: int = 500,
     tune: int = 500,
     chains: int = 4,
-    sampler: Literal["nutpie", "pymc", "numpyro"] = "nutpie",
+    sampler: Sampler = "nutpie",
     progress: bool = False,
 ) -> Forecast:
     """Fit the capability model with the test models' targets hidden, and predict them.
@@ -254,6 +280,9 @@ def forecast(
         Same seed, same file.
     draws, tune, chains : int
         Sampler settings.
+    sampler : {"nutpie", "pymc", "numpyro", "advi"}
+        NUTS implementation, or ``"advi"``: an approximate posterior in seconds,
+        labelled as such in the diagnostics.
 
     Returns
     -------

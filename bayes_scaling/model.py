@@ -44,6 +44,21 @@ from bayes_scaling.specs import ModelSpec
 
 #: Continuous scores are squeezed into (EPS, 1 - EPS) so that exact 0 and 1 stay finite.
 EPS = 1e-3
+#: Benchmark residuals that predict downstream targets are logits of scores squeezed into
+#: (RESID_EPS, 1 - RESID_EPS) of their range: a score at chance has no informative logit.
+RESID_EPS = 0.02
+
+
+def residual_logit(frac: np.ndarray) -> np.ndarray:
+    """Logit of a score's position in its [floor, ceiling] range, squeezed by RESID_EPS.
+
+    Examples
+    --------
+    >>> residual_logit(np.array([0.5, 0.0, 1.0])).round(3).tolist()
+    [0.0, -3.892, 3.892]
+    """
+    q = np.clip(np.asarray(frac, dtype=float), RESID_EPS, 1 - RESID_EPS)
+    return np.log(q) - np.log1p(-q)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,8 +282,14 @@ def build_inputs(
         score = np.concatenate([score, t["score"].to_numpy()], axis=1)
         floor = np.concatenate([floor, t["floor"].to_numpy().astype(float)])
         ceiling = np.concatenate([ceiling, t["ceiling"].to_numpy().astype(float)])
-        # Downstream metrics rarely come with item counts: continuous likelihood.
-        n_items = np.concatenate([n_items, np.full(t.sizes["benchmark"], np.nan)])
+        # A downstream metric with a declared item count is a count (beta-binomial), as
+        # a benchmark is; without one it is continuous (Beta).
+        t_items = (
+            t["n_items"].to_numpy().astype(float)
+            if "n_items" in t.coords
+            else np.full(t.sizes["benchmark"], np.nan)
+        )
+        n_items = np.concatenate([n_items, t_items])
         target_names = tuple(str(c) for c in t["benchmark"].to_numpy())
 
     obs_model, obs_column = np.nonzero(np.isfinite(score))
@@ -508,6 +529,29 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             # says a model on the fitted curve scores within a point or two of it;
             # the held-out models that matter are exactly the ones that are not.
             t_spread = pm.HalfNormal("target_spread", pri.target_spread_sd, dims="target")
+            # Part of that deviation is a family trait (a family good at arithmetic for
+            # its capability stays good at larger sizes): non-centred family offsets, so
+            # a held-out model of a seen family inherits its family's, and a new family
+            # draws one.
+            t_fam_spread = pm.HalfNormal(
+                "target_family_spread", pri.target_spread_sd, dims="target"
+            )
+            t_fam_dev = pm.Deterministic(
+                "target_family_deviation",
+                t_fam_spread[:, None]
+                * pm.Normal("target_family_z", 0.0, 1.0, dims=("target", "family")),
+                dims=("target", "family"),
+            )
+            # One learnt scale per target, non-centred: a target seen on 10 to 20 models
+            # shrinks all eight weights together (a fixed N(0, 0.5) let noise in the few
+            # agent-benchmark models move the forecast), one seen on 60 keeps those it needs.
+            r_scale = pm.HalfNormal("target_residual_scale", pri.target_residual_sd, dims="target")
+            resid_w = pm.Deterministic(
+                "target_residual_weights",
+                r_scale[:, None]
+                * pm.Normal("target_residual_z", 0.0, 1.0, dims=("target", "benchmark")),
+                dims=("target", "benchmark"),
+            )
             intercepts = pt.concatenate([b, a_t])
             gen_w = pt.concatenate([general_g, w_g])
             if k > 1:
@@ -525,9 +569,27 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             n_bench_cols = len(inputs.benchmarks)
             is_target = ci >= n_bench_cols
             if is_target.any():
+                # What a model scores on each benchmark beyond its capabilities (the
+                # benchmarks' unique factors, on the logit scale) predicts targets too:
+                # K capabilities summarise eight benchmarks, and the direction a target
+                # needs (GSM8K's, XWinograd's) is often the part they leave out.
+                is_b = ~is_target
+                frac = (inputs.y[is_b] - inputs.floor[ci[is_b]]) / (
+                    inputs.ceiling[ci[is_b]] - inputs.floor[ci[is_b]]
+                )
+                edge = float(np.log(RESID_EPS) - np.log1p(-RESID_EPS))
+                resid = residual_logit(frac) - pt.clip(eta[np.flatnonzero(is_b)], edge, -edge)
+                resid_mat = pt.zeros((len(inputs.models), n_bench_cols))
+                resid_mat = pt.set_subtensor(resid_mat[mi[is_b], ci[is_b]], resid)
+                t_idx = ci[is_target] - n_bench_cols
+                eta = pt.set_subtensor(
+                    eta[np.flatnonzero(is_target)],
+                    eta[is_target] + (resid_mat[mi[is_target]] * resid_w[t_idx]).sum(axis=-1),
+                )
                 # Non-centred: twenty to a hundred deviations share one small scale.
                 z_dev = pm.Normal("target_deviation_z", 0.0, 1.0, shape=int(is_target.sum()))
                 dev = t_spread[ci[is_target] - n_bench_cols] * z_dev
+                dev = dev + t_fam_dev[ci[is_target] - n_bench_cols, fi[mi[is_target]]]
                 eta = pt.set_subtensor(eta[np.flatnonzero(is_target)], eta[is_target] + dev)
         floor = inputs.floor[ci]
         ceiling = inputs.ceiling[ci]

@@ -725,7 +725,10 @@ def _place_one(
     targets = fit.targets
     target_cols = [str(t) for t in targets["benchmark"].to_numpy()] if targets is not None else []
     columns = target_cols + run.benchmarks
-    pred = sub.predictive_draws(cap, columns, rng).isel(model=0)
+    # The model's own scores (targets read its benchmark residuals) and family (its
+    # family's target offsets, or a fresh draw for a new family).
+    scores = row["score"].expand_dims(model=[name]).reset_coords(drop=True)
+    pred = sub.predictive_draws(cap, columns, rng, scores=scores, families=[family]).isel(model=0)
     forecasts, implausible = _forecasts(run, obs, row, targets, target_cols, pred, level)
 
     # Warnings.

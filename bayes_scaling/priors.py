@@ -81,6 +81,9 @@ class Priors:
     target_spread_sd : float
         Half-normal scale of a target's per-model deviation from its sigmoid, on the logit
         scale (what the target measures beyond the capabilities).
+    target_residual_sd : float
+        Half-normal scale of the shared sd of a target's weights on the benchmarks'
+        residual logits (what a model scores on each benchmark beyond its capabilities).
     """
 
     sigma_sd: float = 1.0
@@ -100,6 +103,7 @@ class Priors:
     target_intercept_sd: float = 2.0
     target_noise_median: float = 0.03
     target_spread_sd: float = 0.5
+    target_residual_sd: float = 0.3
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

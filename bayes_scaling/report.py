@@ -444,7 +444,12 @@ def _page(
     stamp = [
         ("spec", f"{spec.name} (hash {str(attrs.get('spec_hash', ''))[:12]})"),
         ("bayes_scaling version", attr("bayes_scaling_version")),
-        ("sampler", attr("sampler")),
+        (
+            "sampler",
+            f"{attr('sampler')} (APPROXIMATE: not MCMC)"
+            if attrs.get("approximate")
+            else attr("sampler"),
+        ),
         ("seed", attr("seed")),
         (
             "draws x chains (tune)",

@@ -51,7 +51,7 @@ from bayes_scaling.model import capability_names
 from bayes_scaling.registry import Registry
 from bayes_scaling.specs import ModelSpec, load_spec
 
-__all__ = ["Simulation", "benchmark_catalogue", "read_params", "simulate"]
+__all__ = ["SimulatedTarget", "Simulation", "benchmark_catalogue", "read_params", "simulate", "simulate_target"]
 
 #: Registry count benchmarks used as simulated column names, in order (first K = anchors).
 #: A mix of floors (0.25, 0, 0.5, 0.29, 0.34, 0.1) and item counts (164 to 14042).
@@ -474,3 +474,104 @@ def _blank(score: np.ndarray, missing: float, rng: np.random.Generator) -> np.nd
             per_bench[jj] -= 1
             done += 1
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulatedTarget:
+    """A downstream metric drawn from known target parameters over a :class:`Simulation`.
+
+    Attributes
+    ----------
+    values : pandas.Series
+        Share of ``n_items`` items correct per model (index: model names).
+    params : xarray.Dataset
+        ``intercept``, ``weights`` (capability), ``residual_weights`` (benchmark),
+        ``family_deviation`` (family), ``deviation`` (model), ``spread``,
+        ``family_spread`` and ``p`` (model; the expected share).
+    n_items : int
+        Items behind each value.
+    """
+
+    values: pd.Series
+    params: xr.Dataset
+    n_items: int
+
+
+def simulate_target(
+    sim: Simulation,
+    *,
+    name: str = "target",
+    n_items: int = 2000,
+    intercept: float = -1.0,
+    general_weight: float = 2.0,
+    residual_weight: float = 0.0,
+    residual_benchmark: str | None = None,
+    spread: float = 0.3,
+    family_spread: float = 0.5,
+    seed: int = 0,
+) -> SimulatedTarget:
+    """Draw a downstream metric from the target layer of :mod:`bayes_scaling.model`.
+
+    ``logit p_m = intercept + w . (S_m - mean S) + v . r_m + d_f(m) + e_m`` with a floor of
+    zero: ``w`` has ``general_weight`` on the general axis and 0.3 on each specialisation,
+    ``r_m`` are the model's benchmark residual logits (observed score against the true
+    capabilities' prediction, squeezed as in the model), ``v`` is ``residual_weight`` on
+    ``residual_benchmark`` (default: the first non-anchor benchmark) and zero elsewhere,
+    ``d`` family offsets with sd
+    ``family_spread``, ``e`` model deviations with sd ``spread``; the value is a binomial
+    share of ``n_items``.
+
+    Examples
+    --------
+    >>> sim = simulate(20, 4, 5, capabilities=2, seed=1)
+    >>> t = simulate_target(sim, seed=2)
+    >>> t.values.between(0, 1).all(), t.n_items
+    (np.True_, 2000)
+    """
+    from bayes_scaling.model import residual_logit
+
+    rng = np.random.default_rng(seed)
+    prm = sim.params
+    s = prm["S"].transpose("model", "capability").to_numpy()
+    k = s.shape[1]
+    w = np.full(k, 0.3)
+    w[0] = general_weight
+    centred = s - s.mean(axis=0, keepdims=True)
+    names = [str(b) for b in prm["benchmark"].to_numpy()]
+    v = np.zeros(len(names))
+    if residual_benchmark is not None:
+        if residual_benchmark not in names:
+            raise BayesScalingError(f"no benchmark {residual_benchmark!r} in the simulation")
+        v[names.index(residual_benchmark)] = residual_weight
+    elif len(names) > k:
+        v[k] = residual_weight
+    score = sim.data["score"].transpose("model", "benchmark").sel(benchmark=names).to_numpy()
+    floor = prm["floor"].to_numpy()
+    eta_b = prm["b"].to_numpy()[None, :] + centred @ prm["loadings"].to_numpy().T
+    edge = float(np.log(0.02) - np.log1p(-0.02))
+    resid = residual_logit((score - floor) / (1 - floor)) - np.clip(eta_b, edge, -edge)
+    resid = np.where(np.isfinite(score), resid, 0.0)
+    families = [str(f) for f in prm["family"].to_numpy()]
+    fam_of = [families.index(str(f)) for f in prm["model_family"].to_numpy()]
+    d_fam = rng.normal(size=len(families)) * family_spread
+    e = rng.normal(size=s.shape[0]) * spread
+    eta = intercept + centred @ w + resid @ v + d_fam[fam_of] + e
+    p = 1.0 / (1.0 + np.exp(-eta))
+    values = rng.binomial(n_items, p) / n_items
+    models = [str(m) for m in prm["model"].to_numpy()]
+    params = xr.Dataset(
+        {
+            "intercept": ((), intercept),
+            "weights": ("capability", w),
+            "residual_weights": ("benchmark", v),
+            "family_deviation": ("family", d_fam),
+            "deviation": ("model", e),
+            "spread": ((), spread),
+            "family_spread": ((), family_spread),
+            "p": ("model", p),
+        },
+        coords={"model": models, "family": families, "benchmark": names,
+                "capability": prm["capability"].to_numpy()},
+    )
+    return SimulatedTarget(values=pd.Series(values, index=models, name=name), params=params,
+                           n_items=n_items)

@@ -35,6 +35,9 @@ class Case:
     floor: float
     ceiling: float
     split: str  # "top10" (by target) or "compute20" (largest compute)
+    # Items behind each value: every value of the emergent tasks is a multiple of
+    # 1/2000 and of the GSM8K runs a multiple of 1/500 (checked in tests/test_bench_cases).
+    n_items: int | None = None
 
 
 CASES = (
@@ -47,6 +50,7 @@ CASES = (
         0.0,
         1.0,
         "compute20",
+        2000,
     ),
     Case(
         "base-llm",
@@ -55,6 +59,7 @@ CASES = (
         0.0,
         1.0,
         "compute20",
+        2000,
     ),
     Case(
         "base-llm",
@@ -63,6 +68,7 @@ CASES = (
         0.0,
         1.0,
         "compute20",
+        500,
     ),
     Case(
         "base-llm",
@@ -71,6 +77,7 @@ CASES = (
         0.0,
         1.0,
         "compute20",
+        500,
     ),
 )
 
@@ -79,7 +86,9 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, object]:
     """Fit, forecast and score one case; returns a row of the results table."""
     bench = datasets.load(case.bench)
     raw = pd.read_csv(DATA / case.table).set_index("Model")[case.metric]
-    target = make_target(raw, case.metric, case.floor, case.ceiling, source=case.table)
+    target = make_target(
+        raw, case.metric, case.floor, case.ceiling, source=case.table, n_items=case.n_items
+    )
     models = [str(m) for m in bench["model"].to_numpy()]
     with_target = [m for m in target.values.dropna().index if m in models]
     if case.split == "top10":

@@ -119,6 +119,8 @@ def test_forecast_from_compute_without_metric_predicts_every_benchmark(
         ({"test": "not/a-model\n"}, "'not/a-model' is not in the benchmark table"),
         ({"ceiling": "1"}, "outside the declared range"),
         ({"test": "ALL"}, "train set is empty"),
+        ({"items": "0"}, "--items must be a positive number of items"),
+        ({"sampler": "gibbs"}, "unknown sampler 'gibbs'"),
     ],
 )
 def test_forecast_bad_input_one_line_no_file(
@@ -154,6 +156,8 @@ def test_forecast_bad_input_one_line_no_file(
             "--out",
             str(out),
             *TINY,
+            *(["--items", change["items"]] if "items" in change else []),
+            *(["--sampler", change["sampler"]] if "sampler" in change else []),
         ]
     )
     err = capsys.readouterr().err.strip().splitlines()
@@ -205,3 +209,11 @@ def test_calibration_report_counts_only_held_out() -> None:
     assert rep["n"] == 2
     assert rep["coverage"] == 0.5
     assert rep["mse"] == pytest.approx((0.1**2 + 0.4**2) / 2)
+
+
+def test_count_target_and_its_item_count() -> None:
+    t = make_target(pd.Series({"a": 0.0, "b": 0.25}), "acc", 0.0, n_items=2000)
+    ds = t.dataset(["a", "b"])
+    assert ds["n_items"].to_numpy().tolist() == [2000.0]
+    plain = make_target(pd.Series({"a": 0.5}), "m", 0.0).dataset(["a"])
+    assert np.isnan(plain["n_items"].to_numpy()).all()

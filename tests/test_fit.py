@@ -245,3 +245,24 @@ def test_compute_off_by_three_decades_is_flagged(small_sim: Simulation) -> None:
     # Its benchmarks place it 3 decades below the line its stated compute implies.
     assert flagged[0]["z"] < -3
     assert flagged[0]["decades"] < -1.5
+
+
+# --- the approximate fast path ----------------------------------------------------------------
+
+
+def test_advi_is_labelled_approximate_everywhere(tmp_path: Path) -> None:
+    """ADVI draws are one chain of independent draws, the diagnostics say APPROXIMATE (and
+    never ok), the label survives a save/load, and the same seed gives the same draws."""
+    from conftest import tiny_table
+
+    model = CapabilityModel("k1")
+    with pytest.warns(SamplerWarning, match="APPROXIMATE posterior \\(advi"):
+        fit = model.fit(tiny_table(), draws=100, chains=2, sampler="advi", seed=3)
+    assert fit.posterior.sizes["chain"] == 1 and fit.posterior.sizes["draw"] == 200
+    d = fit.diagnostics
+    assert d.approximate == "advi" and not d.ok and np.isnan(d.max_rhat)
+    assert fit.attrs["advi_steps"] >= 500
+    loaded = FitResults.load(fit.save(tmp_path / "advi.nc"))
+    assert loaded.diagnostics.messages()[0].startswith("APPROXIMATE posterior (advi")
+    again = model.fit(tiny_table(), draws=100, chains=2, sampler="advi", seed=3, warn=False)
+    np.testing.assert_array_equal(fit.posterior["S"].to_numpy(), again.posterior["S"].to_numpy())

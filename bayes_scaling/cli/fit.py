@@ -67,7 +67,7 @@ def fit_command(
     ],
     spec: Annotated[str, typer.Option("--spec", help=_SPEC_HELP)] = DEFAULT_SPEC,
     sampler: Annotated[
-        str, typer.Option("--sampler", help=f"NUTS implementation: {', '.join(SAMPLERS)}.")
+        str, typer.Option("--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate, seconds).")
     ] = "nutpie",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
@@ -268,7 +268,12 @@ def _num(value: Any, spec: str) -> str:
 
 
 def _print_diagnostics(console: Console, d: Diagnostics) -> None:
-    table = Table(title="Convergence diagnostics")
+    title = (
+        f"APPROXIMATE posterior ({d.approximate}): MCMC diagnostics do not apply"
+        if d.approximate
+        else "Convergence diagnostics"
+    )
+    table = Table(title=title)
     for name, justify in (("quantity", "left"), ("value", "right"), ("wanted", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     table.add_column("status")
@@ -335,7 +340,7 @@ def demo_command(
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = DEMO_CHAINS,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     sampler: Annotated[
-        str, typer.Option("--sampler", help=f"NUTS implementation: {', '.join(SAMPLERS)}.")
+        str, typer.Option("--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate, seconds).")
     ] = "nutpie",
 ) -> None:
     """Fit the default spec on the bundled base-model table; write RUN.nc and the report.

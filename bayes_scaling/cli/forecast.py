@@ -15,6 +15,7 @@ import typer
 from bayes_scaling.cli import app
 from bayes_scaling.data import read_table
 from bayes_scaling.errors import BayesScalingError, DataError
+from bayes_scaling.estimator import SAMPLERS
 from bayes_scaling.forecast import (
     DEFAULT_FORECAST_SPEC,
     forecast,
@@ -69,6 +70,13 @@ def forecast_command(
             "--ceiling", help="Top of the metric's scale (e.g. 10 for AgentBench, 100 for %)."
         ),
     ] = 1.0,
+    items: Annotated[
+        int | None,
+        typer.Option(
+            "--items",
+            help="Items behind each value (a share of items correct): a count likelihood.",
+        ),
+    ] = None,
     benchmark_cols: Annotated[
         str | None,
         typer.Option(
@@ -93,6 +101,10 @@ def forecast_command(
     spec: Annotated[
         str, typer.Option("--spec", help="Model spec (models/*.toml).")
     ] = DEFAULT_FORECAST_SPEC,
+    sampler: Annotated[
+        str,
+        typer.Option("--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate)."),
+    ] = "nutpie",
     percent: Annotated[
         bool, typer.Option("--percent", help="BENCH.csv scores are on 0-100.")
     ] = False,
@@ -109,6 +121,8 @@ def forecast_command(
     """
     if plot is not None and metric is None:
         raise BayesScalingError("--plot needs --metric")
+    if sampler not in SAMPLERS:
+        raise BayesScalingError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     bench = read_table(benchmarks, percent=percent)
     tests = _read_test_models(test_models)
     cols = [c.strip() for c in benchmark_cols.split(",")] if benchmark_cols else None
@@ -116,11 +130,13 @@ def forecast_command(
     if metric is not None:
         target_path = target or benchmarks
         raw = read_metric_column(target_path, metric)
-        tgt = make_target(raw, metric, floor, ceiling, source=str(target_path))
+        tgt = make_target(raw, metric, floor, ceiling, source=str(target_path), n_items=items)
         if target_path == benchmarks and cols is None:
             cols = [c for c in map(str, bench["benchmark"].to_numpy()) if c != metric]
     elif target is not None:
         raise BayesScalingError("--target given without --metric")
+    elif items is not None:
+        raise BayesScalingError("--items given without --metric")
     result = forecast(
         bench,
         tgt,
@@ -133,6 +149,7 @@ def forecast_command(
         draws=draws,
         tune=tune,
         chains=chains,
+        sampler=sampler,  # type: ignore[arg-type]
     )
     with atomic_path(out) as tmp:
         result.table.to_csv(tmp, index=False, float_format="%.6g")
