@@ -289,3 +289,20 @@ def test_fit_end_to_end(
     assert fit.posterior.sizes["chain"] == 2 and fit.posterior.sizes["draw"] == 100
     assert fit.data.sizes["model"] == 30 and fit.attrs["seed"] == 3
     assert fit.data.attrs["source"] == str(csv)
+
+
+def test_fit_with_advi_says_approximate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real (tiny) ADVI fit through the command: the table, a warning and the report say
+    the posterior is approximate."""
+    table = tmp_path / "tiny.csv"
+    to_wide(tiny_table()).to_csv(table, index=False)
+    out = tmp_path / "advi.nc"
+    code = run(["fit", str(table), "--spec", "k1", "--sampler", "advi", "--draws", "50",
+                "--out", str(out)])  # fmt: skip
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "APPROXIMATE posterior (advi)" in stdout
+    assert "warning: APPROXIMATE posterior (advi, not MCMC)" in stderr
+    assert run(["report", str(out), "--out", str(tmp_path / "rep")]) == 0
+    html = next((tmp_path / "rep").glob("*.html")).read_text()
+    assert "APPROXIMATE: not MCMC" in html
