@@ -37,11 +37,10 @@ from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.io import atomic_path
 from bayes_scaling.model import (
     EPS,
-    RESID_EPS,
     ModelInputs,
+    benchmark_residual,
     build_inputs,
     build_model,
-    residual_logit,
 )
 from bayes_scaling.specs import DEFAULT_SPEC, ModelSpec, load_spec, spec_from_dict
 
@@ -408,11 +407,10 @@ class FitResults:
         data = self.data.transpose("model", "benchmark").sel(benchmark=bench)
         floor = data["floor"].to_numpy().astype(float)
         span = data["ceiling"].to_numpy().astype(float) - floor
-        edge = float(np.log(RESID_EPS) - np.log1p(-RESID_EPS))
 
         def resid(c: np.ndarray, y: np.ndarray) -> np.ndarray:
             eta = b[:, None, :] + np.einsum("smk,sjk->smj", c, lam)
-            return residual_logit((y - floor) / span) - np.clip(eta, edge, -edge)
+            return benchmark_residual((y - floor) / span, eta)
 
         if scores is None:
             fit_models = [str(m) for m in data["model"].to_numpy()]

@@ -61,6 +61,23 @@ def residual_logit(frac: np.ndarray) -> np.ndarray:
     return np.log(q) - np.log1p(-q)
 
 
+#: The logit of RESID_EPS: predictions are squeezed to [RESID_EDGE, -RESID_EDGE] as scores are.
+RESID_EDGE = float(np.log(RESID_EPS) - np.log1p(-RESID_EPS))
+
+
+def benchmark_residual(frac: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """A benchmark residual: observed score's logit (``frac`` of its range) minus ``eta``.
+
+    Both are squeezed by RESID_EPS; the graph of :func:`build_model` computes the same.
+
+    Examples
+    --------
+    >>> benchmark_residual(np.array([0.5, 0.0]), np.array([1.0, -9.0])).round(3).tolist()
+    [-1.0, 0.0]
+    """
+    return residual_logit(frac) - np.clip(eta, RESID_EDGE, -RESID_EDGE)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelInputs:
     """Arrays that define one fit; everything :func:`build_model` needs.
@@ -577,8 +594,8 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                 frac = (inputs.y[is_b] - inputs.floor[ci[is_b]]) / (
                     inputs.ceiling[ci[is_b]] - inputs.floor[ci[is_b]]
                 )
-                edge = float(np.log(RESID_EPS) - np.log1p(-RESID_EPS))
-                resid = residual_logit(frac) - pt.clip(eta[np.flatnonzero(is_b)], edge, -edge)
+                eta_b = pt.clip(eta[np.flatnonzero(is_b)], RESID_EDGE, -RESID_EDGE)
+                resid = residual_logit(frac) - eta_b
                 resid_mat = pt.zeros((len(inputs.models), n_bench_cols))
                 resid_mat = pt.set_subtensor(resid_mat[mi[is_b], ci[is_b]], resid)
                 t_idx = ci[is_target] - n_bench_cols

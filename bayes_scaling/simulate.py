@@ -528,7 +528,7 @@ def simulate_target(
     >>> t.values.between(0, 1).all(), t.n_items
     (np.True_, 2000)
     """
-    from bayes_scaling.model import residual_logit
+    from bayes_scaling.model import benchmark_residual
 
     rng = np.random.default_rng(seed)
     prm = sim.params
@@ -548,8 +548,7 @@ def simulate_target(
     score = sim.data["score"].transpose("model", "benchmark").sel(benchmark=names).to_numpy()
     floor = prm["floor"].to_numpy()
     eta_b = prm["b"].to_numpy()[None, :] + centred @ prm["loadings"].to_numpy().T
-    edge = float(np.log(0.02) - np.log1p(-0.02))
-    resid = residual_logit((score - floor) / (1 - floor)) - np.clip(eta_b, edge, -edge)
+    resid = benchmark_residual((score - floor) / (1 - floor), eta_b)
     resid = np.where(np.isfinite(score), resid, 0.0)
     families = [str(f) for f in prm["family"].to_numpy()]
     fam_of = [families.index(str(f)) for f in prm["model_family"].to_numpy()]
