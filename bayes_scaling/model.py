@@ -489,7 +489,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         if others:
             # Centred: each loading is pinned by about a hundred scores.
             free = pm.Normal("log_loading", mu_l, sd_l, shape=len(others))
-            log_l = pt.set_subtensor(log_l[others], free)
+            log_l = pt.concatenate([free[:anchor_j], pt.zeros(1), free[anchor_j:]])
         general_g = pt.exp(log_l)  # loadings on g; geometric mean one
         lam_spec = None
         if k > 1:
@@ -505,8 +505,9 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             # pin it), sign-symmetric and aligned after sampling. The other loadings
             # shrink to zero (non-centred: most are small).
             own = pm.Normal("anchor_loading", 0.0, pri.anchor_loading_sd, shape=k - 1)
-            lam_spec = raw * sd_spec * pooled
-            lam_spec = pt.set_subtensor(lam_spec[anchor_rows, range(k - 1)], own)
+            own_rows = np.zeros_like(mask)
+            own_rows[anchor_rows, range(k - 1)] = 1.0
+            lam_spec = raw * sd_spec * pooled + own_rows * own[None, :]
         cols = [(beta * general_g)[:, None]] + ([lam_spec] if k > 1 else [])
         pm.Deterministic("loadings", pt.concatenate(cols, axis=1), dims=("benchmark", "capability"))
         # Independent per benchmark and centred: each noise is pinned by about a hundred
@@ -576,69 +577,83 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             noises = pt.concatenate([noise, t_noise])
 
         # --- measurement ----------------------------------------------------------------
+        # Dense over (model, column), then one flat gather of the observed cells. Lookups
+        # per observation (g[model], loadings[column], boolean masks) each become a
+        # scatter-add in the gradient, which took half of every gradient's time; matrix
+        # products over the full table and one flat index cost a fraction of that.
         mi, ci = inputs.obs_model, inputs.obs_column
+        n_models, n_cols = len(inputs.models), len(inputs.columns)
         g_c = g - g.mean()
-        eta = intercepts[ci] + gen_w[ci] * g_c[mi]
+        eta_mat = intercepts[None, :] + g_c[:, None] * gen_w[None, :]
         if k > 1:
             s_c = spec_caps - spec_caps.mean(axis=0, keepdims=True)
-            eta = eta + (s_c[mi] * spec_w[ci]).sum(axis=-1)
-        if inputs.targets:
-            n_bench_cols = len(inputs.benchmarks)
-            is_target = ci >= n_bench_cols
-            if is_target.any():
-                # What a model scores on each benchmark beyond its capabilities (the
-                # benchmarks' unique factors, on the logit scale) predicts targets too:
-                # K capabilities summarise eight benchmarks, and the direction a target
-                # needs (GSM8K's, XWinograd's) is often the part they leave out.
-                is_b = ~is_target
-                frac = (inputs.y[is_b] - inputs.floor[ci[is_b]]) / (
-                    inputs.ceiling[ci[is_b]] - inputs.floor[ci[is_b]]
-                )
-                eta_b = pt.clip(eta[np.flatnonzero(is_b)], RESID_EDGE, -RESID_EDGE)
-                resid = residual_logit(frac) - eta_b
-                resid_mat = pt.zeros((len(inputs.models), n_bench_cols))
-                resid_mat = pt.set_subtensor(resid_mat[mi[is_b], ci[is_b]], resid)
-                t_idx = ci[is_target] - n_bench_cols
-                eta = pt.set_subtensor(
-                    eta[np.flatnonzero(is_target)],
-                    eta[is_target] + (resid_mat[mi[is_target]] * resid_w[t_idx]).sum(axis=-1),
-                )
-                # Non-centred: twenty to a hundred deviations share one small scale.
-                z_dev = pm.Normal("target_deviation_z", 0.0, 1.0, shape=int(is_target.sum()))
-                dev = t_spread[ci[is_target] - n_bench_cols] * z_dev
-                dev = dev + t_fam_dev[ci[is_target] - n_bench_cols, fi[mi[is_target]]]
-                eta = pt.set_subtensor(eta[np.flatnonzero(is_target)], eta[is_target] + dev)
-        floor = inputs.floor[ci]
-        ceiling = inputs.ceiling[ci]
-        # Clipped so that (1 - p) * phi stays positive in float64 when eta is large
-        # (prior predictive draws reach that corner).
-        p = pt.clip(floor + (ceiling - floor) * pm.math.sigmoid(eta), 1e-9, 1 - 1e-9)
+            eta_mat = eta_mat + pt.dot(s_c, spec_w.T)
+        n_bench_cols = len(inputs.benchmarks)
+        is_target = ci >= n_bench_cols
+        if inputs.targets and is_target.any():
+            # What a model scores on each benchmark beyond its capabilities (the
+            # benchmarks' unique factors, on the logit scale) predicts targets too:
+            # K capabilities summarise eight benchmarks, and the direction a target
+            # needs (GSM8K's, XWinograd's) is often the part they leave out.
+            n_t = len(inputs.targets)
+            is_b = ~is_target
+            frac = np.zeros((n_models, n_bench_cols))
+            seen = np.zeros((n_models, n_bench_cols))
+            frac[mi[is_b], ci[is_b]] = (inputs.y[is_b] - inputs.floor[ci[is_b]]) / (
+                inputs.ceiling[ci[is_b]] - inputs.floor[ci[is_b]]
+            )
+            seen[mi[is_b], ci[is_b]] = 1.0
+            eta_b = pt.clip(eta_mat[:, :n_bench_cols], RESID_EDGE, -RESID_EDGE)
+            resid = seen * (residual_logit(frac) - eta_b)
+            t_idx = ci[is_target] - n_bench_cols
+            # Non-centred: twenty to a hundred deviations share one small scale.
+            z_dev = pm.Normal("target_deviation_z", 0.0, 1.0, shape=int(is_target.sum()))
+            dev = pt.zeros(n_models * n_t)
+            dev = pt.inc_subtensor(dev[mi[is_target] * n_t + t_idx], t_spread[t_idx] * z_dev)
+            eta_t = (
+                eta_mat[:, n_bench_cols:]
+                + pt.dot(resid, resid_w.T)
+                + t_fam_dev.T[fi]
+                + dev.reshape((n_models, n_t))
+            )
+            eta_mat = pt.concatenate([eta_mat[:, :n_bench_cols], eta_t], axis=1)
+        eta_flat = eta_mat.ravel()
+        flat = mi * n_cols + ci
         # noise is the sd at p = 0.5 beyond sampling: rho = (2 * noise)^2 is the
         # beta-binomial's intra-class correlation, phi = 1 / rho - 1 its precision.
         # The prior lets noise exceed 0.5 (phi < 0, an impossible Beta): floor phi at 1.
-        phi = pt.maximum(1.0 / (2.0 * noises[ci]) ** 2 - 1.0, 1.0)
+        phi_col = pt.maximum(1.0 / (2.0 * noises) ** 2 - 1.0, 1.0)
+
+        def _mean(sel: np.ndarray) -> pt.TensorVariable:
+            lo, hi = inputs.floor[ci[sel]], inputs.ceiling[ci[sel]]
+            # Clipped so that (1 - p) * phi stays positive in float64 when eta is large
+            # (prior predictive draws reach that corner).
+            return pt.clip(lo + (hi - lo) * pm.math.sigmoid(eta_flat[flat[sel]]), 1e-9, 1 - 1e-9)
+
         if is_count.any():
             n = inputs.n_items[ci][is_count].astype(np.int64)
             counts = np.clip(np.round(inputs.y[is_count] * n), 0, n).astype(np.int64)
-            pc = p[is_count]
+            pc = _mean(is_count)
             if spec.measurement == "binomial":
                 pm.Binomial("y_count", n=n, p=pc, observed=counts, dims="obs_count")
             else:
+                phi_c = phi_col[ci[is_count]]
                 pm.BetaBinomial(
                     "y_count",
-                    alpha=pc * phi[is_count],
-                    beta=(1 - pc) * phi[is_count],
+                    alpha=pc * phi_c,
+                    beta=(1 - pc) * phi_c,
                     n=n,
                     observed=counts,
                     dims="obs_count",
                 )
         if (~is_count).any():
             yc = np.clip(inputs.y[~is_count], EPS, 1 - EPS)
-            pcont = p[~is_count]
+            pcont = _mean(~is_count)
+            phi_k = phi_col[ci[~is_count]]
             pm.Beta(
                 "y_cont",
-                alpha=pcont * phi[~is_count],
-                beta=(1 - pcont) * phi[~is_count],
+                alpha=pcont * phi_k,
+                beta=(1 - pcont) * phi_k,
                 observed=yc,
                 dims="obs_cont",
             )
