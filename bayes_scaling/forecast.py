@@ -33,6 +33,7 @@ import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError, DataError
 from bayes_scaling.estimator import CapabilityModel, FitResults, Sampler
+from bayes_scaling.model import choose_anchors
 from bayes_scaling.specs import ModelSpec
 
 Route = Literal["benchmarks", "compute"]
@@ -332,6 +333,16 @@ def forecast(
             )
         targets_ds = target.dataset(keep, hidden=test)
     model = CapabilityModel(spec)
+    if not model.spec.anchors:
+        # Which benchmark defines each capability axis is a property of the benchmark
+        # table, not of the split. Hiding the largest models' scores (--from compute)
+        # moved the general anchor of the bundled table from MMLU to ARC-C, which left
+        # MMLU free to load on the GSM8K axis: a second mode (the axis explaining MMLU,
+        # GSM8K left to its noise) that one chain in four fell into (R-hat 1.56). Only
+        # the choice of columns uses the test models' scores; none of their values
+        # enter the fit.
+        k = model.spec.n_capabilities
+        model = CapabilityModel(dataclasses.replace(model.spec, anchors=choose_anchors(bench, k)))
     fit = model.fit(
         fit_bench,
         targets_ds,

@@ -217,3 +217,36 @@ def test_count_target_and_its_item_count() -> None:
     assert ds["n_items"].to_numpy().tolist() == [2000.0]
     plain = make_target(pd.Series({"a": 0.5}), "m", 0.0).dataset(["a"])
     assert np.isnan(plain["n_items"].to_numpy()).all()
+
+
+def test_compute_route_keeps_the_tables_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hiding the largest models' scores must not redefine the capability axes.
+
+    On the bundled table the split alone moves the general anchor from MMLU to ARC-C
+    (which gave the compute route a second mode, R-hat 1.56); the fit gets the anchors of
+    the whole table. The sampler is replaced by a stub that records the spec.
+    """
+    from bayes_scaling import datasets
+    from bayes_scaling.estimator import CapabilityModel
+    from bayes_scaling.forecast import forecast
+    from bayes_scaling.model import choose_anchors
+
+    bench = datasets.load("base-llm")
+    test = split_compute_above(bench, quantile=0.9)
+    hidden = bench.copy(deep=True)
+    hidden["score"].loc[{"model": test}] = np.nan
+    assert choose_anchors(hidden, 2) != choose_anchors(bench, 2)  # the split would move them
+
+    seen: list[tuple[str, ...]] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_fit(self: CapabilityModel, *args: object, **kwargs: object) -> None:
+        seen.append(self.spec.anchors)
+        raise Stop
+
+    monkeypatch.setattr(CapabilityModel, "fit", fake_fit)
+    with pytest.raises(Stop):
+        forecast(bench, None, test, route="compute", spec="k2")
+    assert seen == [choose_anchors(bench, 2)] == [("MMLU", "GSM8K")]

@@ -225,3 +225,81 @@ def test_more_capabilities_than_benchmarks_is_a_user_error() -> None:
     sim = simulate(20, 4, 3, capabilities=2, seed=1)
     with pytest.raises(BayesScalingError, match="at least 4 benchmarks"):
         build_inputs(sim.data, load_spec("k4"))
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous: bool) -> None:
+    """The dense linear predictor and its flat gather equal the per-score formula.
+
+    At a random point, each observed score's log density (benchmarks and a target with
+    benchmark residuals, family offsets and deviations) is recomputed in numpy from the
+    point's deterministics, one (model, column) cell at a time, with scipy's densities.
+    """
+    from scipy import stats
+
+    from bayes_scaling.forecast import make_target
+    from bayes_scaling.model import RESID_EDGE, residual_logit
+    from bayes_scaling.simulate import simulate_target
+
+    spec = sim.spec("k2")
+    truth = simulate_target(sim, residual_weight=0.8, seed=2)
+    models = list(truth.values.index)
+    target = make_target(
+        truth.values, "t", 0.0, 1.0, n_items=None if continuous else truth.n_items
+    )
+    inputs = build_inputs(sim.data, spec, target.dataset(models, hidden=models[:5]))
+    model = build_model(inputs, spec)
+    rng = np.random.default_rng(0)
+    point = {
+        k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point(0).items()
+    }
+    names = ["S", "loadings", "b", "noise", "target_intercept", "target_weights",
+             "target_residual_weights", "target_family_deviation", "target_spread",
+             "target_noise"]
+    # Deterministics as functions of the value variables (compile_fn alone would draw
+    # the random variables beneath them).
+    outs = model.replace_rvs_by_values([model[n] for n in names])
+    det_fn = model.compile_fn(outs, inputs=model.value_vars, mode=MODE, on_unused_input="ignore")
+    det = dict(zip(names, det_fn(point), strict=True))
+    z_dev = point["target_deviation_z"]
+    s_c = det["S"] - det["S"].mean(0)
+    nb = len(inputs.benchmarks)
+    y_by_cell = {(m, c): y for m, c, y in zip(inputs.obs_model, inputs.obs_column, inputs.y,
+                                               strict=True)}
+    expected_count, expected_cont, t_i = [], [], 0
+    for m, c, y in zip(inputs.obs_model, inputs.obs_column, inputs.y, strict=True):
+        if c < nb:
+            eta = det["b"][c] + det["loadings"][c] @ s_c[m]
+            noise = det["noise"][c]
+        else:
+            eta = det["target_intercept"][0] + det["target_weights"][0] @ s_c[m]
+            for j in range(nb):
+                if (m, j) in y_by_cell:
+                    lo, hi = inputs.floor[j], inputs.ceiling[j]
+                    eta_j = np.clip(det["b"][j] + det["loadings"][j] @ s_c[m], RESID_EDGE,
+                                    -RESID_EDGE)
+                    r = residual_logit((y_by_cell[m, j] - lo) / (hi - lo)) - eta_j
+                    eta += det["target_residual_weights"][0, j] * r
+            eta += det["target_family_deviation"][0, inputs.family_index[m]]
+            eta += det["target_spread"][0] * z_dev[t_i]
+            t_i += 1
+            noise = det["target_noise"][0]
+        p = inputs.floor[c] + (inputs.ceiling[c] - inputs.floor[c]) * expit(eta)
+        phi = max(1 / (2 * noise) ** 2 - 1, 1.0)
+        n = inputs.n_items[c]
+        if np.isfinite(n):
+            k = np.clip(np.round(y * n), 0, n)
+            expected_count.append(stats.betabinom.logpmf(k, n, p * phi, (1 - p) * phi))
+        else:
+            yc = np.clip(y, 1e-3, 1 - 1e-3)
+            expected_cont.append(stats.beta.logpdf(yc, p * phi, (1 - p) * phi))
+    logp_fn = model.compile_fn(
+        [model.logp(vars=[model[v]], sum=True) for v in ("y_count", "y_cont") if v in model],
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+        mode=MODE,
+    )
+    values = logp_fn(point)
+    want = [np.sum(expected_count)] + ([np.sum(expected_cont)] if expected_cont else [])
+    np.testing.assert_allclose(values, want, rtol=1e-9)
+    assert t_i == len(z_dev)
