@@ -13,6 +13,6 @@ Examples
 128
 """
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 __all__ = ["__version__"]
