@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pytensor
 import xarray as xr
 
 from bayes_scaling import __version__
@@ -737,7 +738,11 @@ class CapabilityModel:
         model = build_model(inputs, self.spec)
         cores = cores or min(chains, os.cpu_count() or 1)
         start = time.perf_counter()
-        with warnings.catch_warnings():
+        # Same seed, same numbers, in any process: with fast-math, LLVM may reassociate
+        # the graph's sums differently from one compilation to the next (a dask worker
+        # and the parent process gave different tables), and the sampler's trajectories
+        # amplify the last bit.
+        with warnings.catch_warnings(), pytensor.config.change_flags(numba__fastmath=False):
             warnings.simplefilter("ignore", category=RuntimeWarning)
             warnings.simplefilter("ignore", category=FutureWarning)
             if sampler == "nutpie":

@@ -579,15 +579,17 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # --- measurement ----------------------------------------------------------------
         # Dense over (model, column), then one flat gather of the observed cells. Lookups
         # per observation (g[model], loadings[column], boolean masks) each become a
-        # scatter-add in the gradient, which took half of every gradient's time; matrix
-        # products over the full table and one flat index cost a fraction of that.
+        # scatter-add in the gradient, which took half of every gradient's time; products
+        # over the full table and one flat index cost a fraction of that.
         mi, ci = inputs.obs_model, inputs.obs_column
         n_models, n_cols = len(inputs.models), len(inputs.columns)
         g_c = g - g.mean()
         eta_mat = intercepts[None, :] + g_c[:, None] * gen_w[None, :]
         if k > 1:
             s_c = spec_caps - spec_caps.mean(axis=0, keepdims=True)
-            eta_mat = eta_mat + pt.dot(s_c, spec_w.T)
+            # Broadcast and sum, not pt.dot: a BLAS product's last bits depend on how many
+            # threads BLAS runs (dask workers run one), and a fit must not.
+            eta_mat = eta_mat + (s_c[:, None, :] * spec_w[None, :, :]).sum(axis=-1)
         n_bench_cols = len(inputs.benchmarks)
         is_target = ci >= n_bench_cols
         if inputs.targets and is_target.any():
@@ -612,7 +614,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             dev = pt.inc_subtensor(dev[mi[is_target] * n_t + t_idx], t_spread[t_idx] * z_dev)
             eta_t = (
                 eta_mat[:, n_bench_cols:]
-                + pt.dot(resid, resid_w.T)
+                + (resid[:, None, :] * resid_w[None, :, :]).sum(axis=-1)
                 + t_fam_dev.T[fi]
                 + dev.reshape((n_models, n_t))
             )
