@@ -130,11 +130,14 @@ def test_extrapolation_is_flagged(tiny_fit: FitResults) -> None:
 
 def test_implausible_score_is_named(tiny_fit: FitResults) -> None:
     data = tiny_table().sel(model=[COPIED]).assign_coords(model=["odd"]).copy(deep=True)
-    data["score"].loc[{"benchmark": "GSM8K"}] = 0.9  # Llama-2-7b: 0.14
+    # Llama-2-7b: 0.14. The tiny K = 1 fit of four benchmarks is bimodal in GSM8K's noise
+    # (0.07 in one mode, 0.19 in the other; R-hat 1.1-2.2 at 2 x 50 draws over seeds 0-7),
+    # and 0.9 is only implausible in the first; 0.99 is in both.
+    data["score"].loc[{"benchmark": "GSM8K"}] = 0.99
     (p,) = place(tiny_fit, data)
     assert [d["column"] for d in p.implausible] == ["GSM8K"]
     (d,) = p.implausible
-    assert d["observed"] == pytest.approx(0.9) and d["upper"] < 0.9
+    assert d["observed"] == pytest.approx(0.99) and d["upper"] < 0.99
     assert any("implausible" in w and "GSM8K" in w for w in p.warnings)
 
 
