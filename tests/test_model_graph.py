@@ -238,7 +238,7 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     from scipy import stats
 
     from bayes_scaling.forecast import make_target
-    from bayes_scaling.model import RESID_EDGE, residual_logit
+    from bayes_scaling.model import EPS, benchmark_residual
     from bayes_scaling.simulate import simulate_target
 
     spec = sim.spec("k2")
@@ -276,9 +276,8 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
             for j in range(nb):
                 if (m, j) in y_by_cell:
                     lo, hi = inputs.floor[j], inputs.ceiling[j]
-                    eta_j = np.clip(det["b"][j] + det["loadings"][j] @ s_c[m], RESID_EDGE,
-                                    -RESID_EDGE)
-                    r = residual_logit((y_by_cell[m, j] - lo) / (hi - lo)) - eta_j
+                    eta_j = det["b"][j] + det["loadings"][j] @ s_c[m]
+                    r = benchmark_residual(np.array((y_by_cell[m, j] - lo) / (hi - lo)), eta_j)
                     eta += det["target_residual_weights"][0, j] * r
             eta += det["target_family_deviation"][0, inputs.family_index[m]]
             eta += det["target_spread"][0] * z_dev[t_i]
@@ -291,7 +290,7 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
             k = np.clip(np.round(y * n), 0, n)
             expected_count.append(stats.betabinom.logpmf(k, n, p * phi, (1 - p) * phi))
         else:
-            yc = np.clip(y, 1e-3, 1 - 1e-3)
+            yc = np.clip(y, EPS, 1 - EPS)
             expected_cont.append(stats.beta.logpdf(yc, p * phi, (1 - p) * phi))
     logp_fn = model.compile_fn(
         [model.logp(vars=[model[v]], sum=True) for v in ("y_count", "y_cont") if v in model],
