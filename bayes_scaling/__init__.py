@@ -13,6 +13,6 @@ Examples
 128
 """
 
-__version__ = "0.3.1"
+__version__ = "0.4.0"
 
 __all__ = ["__version__"]

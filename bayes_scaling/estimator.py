@@ -327,7 +327,8 @@ class FitResults:
             # A target's own deviation for a model (zero for benchmarks): a fresh draw,
             # as for a model the fit has not seen.
             eta = eta + rng.normal(size=eta.shape) * params["spread"][:, None, :]
-        p = params["floor"] + (params["ceiling"] - params["floor"]) / (1 + np.exp(-eta))
+        lo = params["floor"][:, None, :]
+        p = lo + (params["ceiling"] - lo) / (1 + np.exp(-eta))
         if noise:
             phi = np.maximum(1.0 / (2.0 * params["noise"][:, None, :]) ** 2 - 1.0, 1.0)
             # Sample on the expected-score scale: Beta noise, then binomial sampling
@@ -479,8 +480,13 @@ class FitResults:
                 raise BayesScalingError(
                     f"column {c!r} is neither a benchmark nor a target of this fit"
                 )
-            floor.append(float(row["floor"]))
-            ceiling.append(float(row["ceiling"]))
+            lo, hi = float(row["floor"]), float(row["ceiling"])
+            if c in targets and "target_floor" in self.posterior:
+                share = self.draws("target_floor").sel(target=c).to_numpy()
+                floor.append(lo + (hi - lo) * share)
+            else:
+                floor.append(np.full(n_s, lo))
+            ceiling.append(hi)
             n = float(row["n_items"]) if "n_items" in row.coords else np.nan
             n_items.append(n)
         return {
@@ -489,7 +495,7 @@ class FitResults:
             "noise": np.stack(noise, axis=-1),
             "spread": np.stack(spread, axis=-1),
             "residual_weights": np.stack(resid_w, axis=1),
-            "floor": np.asarray(floor),
+            "floor": np.stack(floor, axis=-1),
             "ceiling": np.asarray(ceiling),
             "n_items": np.asarray(n_items),
         }

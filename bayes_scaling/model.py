@@ -570,6 +570,10 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                 * pm.Normal("target_residual_z", 0.0, 1.0, dims=("target", "benchmark")),
                 dims=("target", "benchmark"),
             )
+            # The declared floor is a lower bound (0 for exact match); where the weakest
+            # models sit a few points above it, a floor at 0 bends the sigmoid flat
+            # through them and underpredicts the top.
+            t_floor = pm.Beta("target_floor", 1.0, pri.target_floor_b, dims="target")
             intercepts = pt.concatenate([b, a_t])
             gen_w = pt.concatenate([general_g, w_g])
             if k > 1:
@@ -626,8 +630,14 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # The prior lets noise exceed 0.5 (phi < 0, an impossible Beta): floor phi at 1.
         phi_col = pt.maximum(1.0 / (2.0 * noises) ** 2 - 1.0, 1.0)
 
+        floor_col = pt.as_tensor_variable(inputs.floor)
+        if inputs.targets:
+            t_lo = inputs.floor[n_bench_cols:]
+            t_span = inputs.ceiling[n_bench_cols:] - t_lo
+            floor_col = pt.concatenate([floor_col[:n_bench_cols], t_lo + t_span * t_floor])
+
         def _mean(sel: np.ndarray) -> pt.TensorVariable:
-            lo, hi = inputs.floor[ci[sel]], inputs.ceiling[ci[sel]]
+            lo, hi = floor_col[ci[sel]], inputs.ceiling[ci[sel]]
             # Clipped so that (1 - p) * phi stays positive in float64 when eta is large
             # (prior predictive draws reach that corner).
             return pt.clip(lo + (hi - lo) * pm.math.sigmoid(eta_flat[flat[sel]]), 1e-9, 1 - 1e-9)

@@ -619,13 +619,18 @@ def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -
     a = fit.draws("target_intercept").sel(target=target.name).to_numpy()
     w = fit.draws("target_weights").sel(target=target.name, capability="general").to_numpy()
     centre = fit.draws("S").sel(capability="general").mean("model").to_numpy() + fit.x_mean
-    floor_u = float(target.to_unit(target.floor))
+    floor_u = np.full(a.shape, float(target.to_unit(target.floor)))
+    if "target_floor" in fit.posterior:
+        # The learnt effective floor, a share of the declared range (unit scale: [floor_u, 1]).
+        floor_u = floor_u + (1 - floor_u) * fit.draws("target_floor").sel(
+            target=target.name
+        ).to_numpy()
     models = [m for m in table.index if m in caps.index]
     lo_x, hi_x = caps[models].min(), caps[models].max()
     span = hi_x - lo_x
     xs = np.linspace(lo_x - 0.1 * span, hi_x + 0.25 * span, grid)
     eta = a[:, None] + w[:, None] * (xs[None, :] - centre[:, None])
-    ys = target.from_unit(floor_u + (1 - floor_u) / (1 + np.exp(-eta)))
+    ys = target.from_unit(floor_u[:, None] + (1 - floor_u[:, None]) / (1 + np.exp(-eta)))
     fig = _figure(7.0, 4.6)
     ax = fig.add_subplot()
     for level, alpha in ((0.9, 0.15), (0.5, 0.3)):

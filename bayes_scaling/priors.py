@@ -84,6 +84,10 @@ class Priors:
     target_residual_sd : float
         Half-normal scale of the shared sd of a target's weights on the benchmarks'
         residual logits (what a model scores on each benchmark beyond its capabilities).
+    target_floor_b : float
+        A target's effective floor sits above its declared one by a share of the range
+        with prior ``Beta(1, target_floor_b)`` (mean ``1 / (1 + b)``): answer extraction
+        or guessing gives the weakest models a few points that no capability explains.
     """
 
     sigma_sd: float = 1.0
@@ -104,6 +108,7 @@ class Priors:
     target_noise_median: float = 0.03
     target_spread_sd: float = 0.5
     target_residual_sd: float = 0.3
+    target_floor_b: float = 30.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

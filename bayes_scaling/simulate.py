@@ -487,7 +487,7 @@ class SimulatedTarget:
     params : xarray.Dataset
         ``intercept``, ``weights`` (capability), ``residual_weights`` (benchmark),
         ``family_deviation`` (family), ``deviation`` (model), ``spread``,
-        ``family_spread`` and ``p`` (model; the expected share).
+        ``family_spread``, ``floor`` and ``p`` (model; the expected share).
     n_items : int
         Items behind each value.
     """
@@ -508,12 +508,13 @@ def simulate_target(
     residual_benchmark: str | None = None,
     spread: float = 0.3,
     family_spread: float = 0.5,
+    floor: float = 0.0,
     seed: int = 0,
 ) -> SimulatedTarget:
     """Draw a downstream metric from the target layer of :mod:`bayes_scaling.model`.
 
-    ``logit p_m = intercept + w . (S_m - mean S) + v . r_m + d_f(m) + e_m`` with a floor of
-    zero: ``w`` has ``general_weight`` on the general axis and 0.3 on each specialisation,
+    ``p_m = floor + (1 - floor) * sigmoid(intercept + w . (S_m - mean S) + v . r_m + d_f(m) + e_m)``
+    (``floor`` is the effective floor the model learns as ``target_floor``): ``w`` has ``general_weight`` on the general axis and 0.3 on each specialisation,
     ``r_m`` are the model's benchmark residual logits (observed score against the true
     capabilities' prediction, squeezed as in the model), ``v`` is ``residual_weight`` on
     ``residual_benchmark`` (default: the first non-anchor benchmark) and zero elsewhere,
@@ -546,16 +547,18 @@ def simulate_target(
     elif len(names) > k:
         v[k] = residual_weight
     score = sim.data["score"].transpose("model", "benchmark").sel(benchmark=names).to_numpy()
-    floor = prm["floor"].to_numpy()
+    bench_floor = prm["floor"].to_numpy()
     eta_b = prm["b"].to_numpy()[None, :] + centred @ prm["loadings"].to_numpy().T
-    resid = benchmark_residual((score - floor) / (1 - floor), eta_b)
+    resid = benchmark_residual((score - bench_floor) / (1 - bench_floor), eta_b)
     resid = np.where(np.isfinite(score), resid, 0.0)
     families = [str(f) for f in prm["family"].to_numpy()]
     fam_of = [families.index(str(f)) for f in prm["model_family"].to_numpy()]
     d_fam = rng.normal(size=len(families)) * family_spread
     e = rng.normal(size=s.shape[0]) * spread
     eta = intercept + centred @ w + resid @ v + d_fam[fam_of] + e
-    p = 1.0 / (1.0 + np.exp(-eta))
+    if not 0.0 <= floor < 1.0:
+        raise BayesScalingError(f"a target's floor must be in [0, 1), got {floor}")
+    p = floor + (1.0 - floor) / (1.0 + np.exp(-eta))
     values = rng.binomial(n_items, p) / n_items
     models = [str(m) for m in prm["model"].to_numpy()]
     params = xr.Dataset(
@@ -567,6 +570,7 @@ def simulate_target(
             "deviation": ("model", e),
             "spread": ((), spread),
             "family_spread": ((), family_spread),
+            "floor": ((), floor),
             "p": ("model", p),
         },
         coords={"model": models, "family": families, "benchmark": names,

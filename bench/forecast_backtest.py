@@ -125,6 +125,8 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, object]:
     b = b[(b["split"] == "test") & b["observed"].notna()]
     mse_base = float((((b["mean"] - b["observed"]) / (case.ceiling - case.floor)) ** 2).mean())
     d = result.fit.diagnostics
+    # The learnt effective floor in the metric's units (median over draws).
+    floor_share = float(result.fit.posterior["target_floor"].sel(target=case.metric).median())
     return {
         "target": case.metric,
         "split": case.split,
@@ -133,6 +135,7 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, object]:
         **ours,
         "mse_baseline": mse_base,
         "ratio": ours["mse"] / mse_base if mse_base > 0 else float("nan"),
+        "floor": round(case.floor + floor_share * (case.ceiling - case.floor), 4),
         "max_rhat": round(d.max_rhat, 3),
         "divergences": d.divergences,
         "seconds": round(seconds, 1),
@@ -169,7 +172,8 @@ def main() -> None:
         print(
             f"{row['target']:<45} {row['split']:<9} train={row['n_train']:<3} test={row['n_test']:<3} "
             f"cov50={row['coverage50']:.2f} cov90={row['coverage90']:.2f} mse={row['mse']:.5f} "
-            f"baseline={row['mse_baseline']:.5f} ratio={row['ratio']:.2f} rhat={row['max_rhat']} "
+            f"baseline={row['mse_baseline']:.5f} ratio={row['ratio']:.2f} floor={row['floor']:g} "
+            f"rhat={row['max_rhat']} "
             f"div={row['divergences']} {row['seconds']}s",
             flush=True,
         )

@@ -3,6 +3,8 @@
 One real fit (module-scoped, small draws): a 2-capability simulated leaderboard, a count
 target drawn by :func:`bayes_scaling.simulate.simulate_target` with family offsets, model
 deviations and one benchmark residual that matters; the largest-compute fifth held out.
+A second fit, of a target a third of whose models sit at an effective floor above the
+declared one, checks that the floor is learnt.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from bayes_scaling.simulate import SimulatedTarget, Simulation, simulate, simula
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 RESIDUAL_WEIGHT = 1.0
+#: A target's effective floor (a share of its range): the weakest models' extraction luck.
+FLOOR = 0.04
 #: The simulated benchmark with the largest protocol noise: its residuals carry signal.
 RESIDUAL_BENCHMARK = "ARC-C"
 
@@ -87,6 +91,24 @@ def test_target_weights_are_recovered(result: Forecast, truth: SimulatedTarget) 
     # The benchmarks whose residuals do not matter get weights near zero.
     others = v.drop_sel(benchmark=name).mean(("chain", "draw"))
     assert float(np.abs(others).max()) < 0.35
+
+
+@pytest.fixture(scope="module")
+def floored(sim: Simulation) -> Forecast:
+    """A target a third of whose models sit at an effective floor of FLOOR, above 0."""
+    truth = simulate_target(sim, general_weight=2.0, intercept=-3.0, floor=FLOOR, seed=4)
+    assert (truth.values < FLOOR + 0.02).mean() > 0.3
+    target = make_target(truth.values, "target", 0.0, 1.0, n_items=truth.n_items)
+    return forecast(sim.data, target, [], spec=sim.spec("k2"), draws=300, tune=400, chains=2)
+
+
+def test_effective_floor_is_recovered(floored: Forecast) -> None:
+    f = floored.fit.posterior["target_floor"].sel(target="target")
+    lo, hi = f.quantile([0.05, 0.95]).to_numpy()
+    assert lo <= FLOOR <= hi
+    # The weak models, not the Beta(1, 30) prior (95% below 0.095), place it, well clear
+    # of the declared floor 0 that a fixed-floor model would assume.
+    assert hi - lo < 0.015 and lo > 0.75 * FLOOR
 
 
 def test_count_target_uses_the_item_count(result: Forecast) -> None:

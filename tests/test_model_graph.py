@@ -255,7 +255,7 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     }
     names = ["S", "loadings", "b", "noise", "target_intercept", "target_weights",
              "target_residual_weights", "target_family_deviation", "target_spread",
-             "target_noise"]
+             "target_noise", "target_floor"]
     # Deterministics as functions of the value variables (compile_fn alone would draw
     # the random variables beneath them).
     outs = model.replace_rvs_by_values([model[n] for n in names])
@@ -283,7 +283,11 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
             eta += det["target_spread"][0] * z_dev[t_i]
             t_i += 1
             noise = det["target_noise"][0]
-        p = inputs.floor[c] + (inputs.ceiling[c] - inputs.floor[c]) * expit(eta)
+        lo = inputs.floor[c]
+        if c >= nb:
+            # The learnt effective floor: a share of the declared range above its floor.
+            lo = lo + (inputs.ceiling[c] - lo) * det["target_floor"][0]
+        p = lo + (inputs.ceiling[c] - lo) * expit(eta)
         phi = max(1 / (2 * noise) ** 2 - 1, 1.0)
         n = inputs.n_items[c]
         if np.isfinite(n):
