@@ -619,12 +619,8 @@ def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -
     a = fit.draws("target_intercept").sel(target=target.name).to_numpy()
     w = fit.draws("target_weights").sel(target=target.name, capability="general").to_numpy()
     centre = fit.draws("S").sel(capability="general").mean("model").to_numpy() + fit.x_mean
-    floor_u = np.full(a.shape, float(target.to_unit(target.floor)))
-    if "target_floor" in fit.posterior:
-        # The learnt effective floor, a share of the declared range (unit scale: [floor_u, 1]).
-        floor_u = floor_u + (1 - floor_u) * fit.draws("target_floor").sel(
-            target=target.name
-        ).to_numpy()
+    # Per draw: the learnt effective floor on the target's unit scale.
+    floor_u = fit._column_params([target.name])["floor"][:, 0]
     models = [m for m in table.index if m in caps.index]
     lo_x, hi_x = caps[models].min(), caps[models].max()
     span = hi_x - lo_x

@@ -513,8 +513,10 @@ def simulate_target(
 ) -> SimulatedTarget:
     """Draw a downstream metric from the target layer of :mod:`bayes_scaling.model`.
 
-    ``p_m = floor + (1 - floor) * sigmoid(intercept + w . (S_m - mean S) + v . r_m + d_f(m) + e_m)``
-    (``floor`` is the effective floor the model learns as ``target_floor``): ``w`` has ``general_weight`` on the general axis and 0.3 on each specialisation,
+    ``p_m = floor + (1 - floor) * sigmoid(eta_m)``, where
+    ``eta_m = intercept + w . (S_m - mean S) + v . r_m + d_f(m) + e_m`` and ``floor`` is the
+    effective floor the model learns as ``target_floor``: ``w`` has ``general_weight`` on
+    the general axis and 0.3 on each specialisation,
     ``r_m`` are the model's benchmark residual logits (observed score against the true
     capabilities' prediction, squeezed as in the model), ``v`` is ``residual_weight`` on
     ``residual_benchmark`` (default: the first non-anchor benchmark) and zero elsewhere,
