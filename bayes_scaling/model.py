@@ -630,11 +630,12 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # The prior lets noise exceed 0.5 (phi < 0, an impossible Beta): floor phi at 1.
         phi_col = pt.maximum(1.0 / (2.0 * noises) ** 2 - 1.0, 1.0)
 
-        floor_col = pt.as_tensor_variable(inputs.floor)
+        # Benchmarks' floors are data; targets' are learnt (a share of the declared range).
+        floor_col = inputs.floor
         if inputs.targets:
             t_lo = inputs.floor[n_bench_cols:]
             t_span = inputs.ceiling[n_bench_cols:] - t_lo
-            floor_col = pt.concatenate([floor_col[:n_bench_cols], t_lo + t_span * t_floor])
+            floor_col = pt.concatenate([inputs.floor[:n_bench_cols], t_lo + t_span * t_floor])
 
         def _mean(sel: np.ndarray) -> pt.TensorVariable:
             lo, hi = floor_col[ci[sel]], inputs.ceiling[ci[sel]]
