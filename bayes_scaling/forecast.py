@@ -36,6 +36,12 @@ from bayes_scaling.estimator import CapabilityModel, FitResults, Sampler
 from bayes_scaling.model import choose_anchors
 from bayes_scaling.specs import ModelSpec
 
+# The splits live in bayes_scaling.splits (shared with the backtests); these names stay
+# importable from here, where the forecast examples and notebooks have always found them.
+from bayes_scaling.splits import split_compute_above as split_compute_above
+from bayes_scaling.splits import split_family as split_family
+from bayes_scaling.splits import split_top_share as split_top_share
+
 Route = Literal["benchmarks", "compute"]
 PRED_COLUMNS = ("model", "metric", "split", "observed", "mean", "median", "lower", "upper")
 
@@ -181,41 +187,6 @@ def read_metric_column(path: Path, metric: str) -> pd.Series:
         )
     values = df.set_index("Model")[metric].replace("", None)
     return values
-
-
-# ------------------------------------------------------------------------------- splits
-def split_compute_above(
-    bench: xr.Dataset, threshold: float | None = None, *, quantile: float | None = None
-) -> list[str]:
-    """Models whose training FLOPs exceed ``threshold`` (or the given quantile).
-
-    Models without known compute are never in the test set of a compute split.
-    """
-    flops = bench["flops"].to_series()
-    known = flops.dropna()
-    if threshold is None:
-        if quantile is None:
-            raise BayesScalingError("give a FLOPs threshold or a quantile")
-        threshold = float(known.quantile(quantile))
-    return [str(m) for m, v in known.items() if v > threshold]
-
-
-def split_top_share(target: Target, share: float, models: Sequence[str] | None = None) -> list[str]:
-    """The best ``share`` of models by the target's observed value (at least one)."""
-    vals = target.values.dropna()
-    if models is not None:
-        vals = vals[vals.index.isin(list(models))]
-    n = max(1, round(share * len(vals)))
-    return [str(m) for m in vals.sort_values(ascending=False).index[:n]]
-
-
-def split_family(bench: xr.Dataset, family: str) -> list[str]:
-    """All models of one family (leave-one-family-out)."""
-    fam = bench["family"].to_series()
-    out = [str(m) for m, f in fam.items() if f == family]
-    if not out:
-        raise BayesScalingError(f"no model of family {family!r}")
-    return out
 
 
 # ------------------------------------------------------------------------------- forecast

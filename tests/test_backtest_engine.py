@@ -1,6 +1,6 @@
-"""The backtest execution engine: keys, cache, resume, failures, local pool vs Dask.
+"""The grid engine (:mod:`bayes_scaling.grid`): keys, cache, resume, failures, pool vs Dask.
 
-The worker is :func:`bayes_scaling.backtest.toy_worker`: it lives in the package so that
+The worker is :func:`bayes_scaling.grid.toy_worker`: it lives in the package so that
 spawned pool processes and Dask workers import it like any real worker. Calls made in other
 processes are counted through the marker files it writes into ``params["calls_dir"]``.
 """
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_scaling.backtest import (
+from bayes_scaling.grid import (
     FIXED_COLUMNS,
     Task,
     default_code_version,
@@ -183,7 +183,7 @@ def test_resume_after_the_run_is_killed(tmp_path: Path) -> None:
     tasks = grid(8, calls_dir=str(tmp_path / "calls"), sleep=0.3)
     cache = tmp_path / "cache"
     script = textwrap.dedent(f"""
-        from bayes_scaling.backtest import Task, run_grid, toy_worker
+        from bayes_scaling.grid import Task, run_grid, toy_worker
         tasks = [Task(**d) for d in {[t.to_dict() for t in tasks]!r}]
         if __name__ == "__main__":
             run_grid(tasks, toy_worker, cache_dir={str(cache)!r}, n_workers=1, progress=False)
