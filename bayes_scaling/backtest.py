@@ -66,8 +66,18 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 #: Metrics returned by :func:`backtest_worker`, in this order (the table's columns).
-BACKTEST_METRICS: Final = ("n_train", "n_test", "mse", "mae", "lpd", "coverage50", "coverage90",
-                           "mse_baseline", "max_rhat", "divergences")
+BACKTEST_METRICS: Final = (
+    "n_train",
+    "n_test",
+    "mse",
+    "mae",
+    "lpd",
+    "coverage50",
+    "coverage90",
+    "mse_baseline",
+    "max_rhat",
+    "divergences",
+)
 
 
 def load_benchmarks(name_or_file: str, *, percent: bool = False) -> Any:
@@ -87,8 +97,9 @@ def load_benchmarks(name_or_file: str, *, percent: bool = False) -> Any:
     if not Path(name_or_file).exists() and name_or_file in datasets.names():
         return datasets.load(name_or_file)
     if not Path(name_or_file).exists():
-        raise DataError(name_or_file,
-                        f"file not found (bundled tables: {', '.join(datasets.names())})")
+        raise DataError(
+            name_or_file, f"file not found (bundled tables: {', '.join(datasets.names())})"
+        )
     return read_table(name_or_file, percent=percent)
 
 
@@ -125,20 +136,25 @@ def read_metric(name_or_file: str, metric: str) -> tuple[Any, float | None, floa
         ds = datasets.load(name_or_file)
         names = [str(b) for b in ds["benchmark"].to_numpy()]
         if metric not in names:
-            raise DataError(name_or_file, f"unknown metric column {metric!r}; columns: "
-                                          f"{', '.join(names[:10])}")
+            raise DataError(
+                name_or_file, f"unknown metric column {metric!r}; columns: {', '.join(names[:10])}"
+            )
         col = ds.sel(benchmark=metric)
         lower, upper = float(col["lower"]), float(col["upper"])
 
         def raw(v: float) -> float:
             return lower + v * (upper - lower)
 
-        values = pd.Series(raw(col["score"].to_numpy()),
-                           index=[str(m) for m in ds["model"].to_numpy()], name=metric)
+        values = pd.Series(
+            raw(col["score"].to_numpy()),
+            index=[str(m) for m in ds["model"].to_numpy()],
+            name=metric,
+        )
         return values, raw(float(col["floor"])), raw(float(col["ceiling"]))
     if not path.is_file():
-        raise DataError(name_or_file,
-                        f"file not found (bundled tables: {', '.join(datasets.names())})")
+        raise DataError(
+            name_or_file, f"file not found (bundled tables: {', '.join(datasets.names())})"
+        )
     from bayes_scaling.forecast import read_metric_column
 
     return read_metric_column(path, metric), None, None
@@ -223,8 +239,11 @@ def backtest_worker(task: Task) -> dict[str, Metric]:
     if p.get("target_sha256") and data_digest(raw) != p["target_sha256"]:
         raise BayesScalingError(f"{target_src}: {task.target!r} changed since the grid was built")
     floor = float(p["floor"]) if p.get("floor") is not None else (d_floor or 0.0)
-    ceiling = float(p["ceiling"]) if p.get("ceiling") is not None else (
-        d_ceiling if d_ceiling is not None else 1.0)
+    ceiling = (
+        float(p["ceiling"])
+        if p.get("ceiling") is not None
+        else (d_ceiling if d_ceiling is not None else 1.0)
+    )
     target = make_target(raw, task.target, floor, ceiling, source=target_src)
     route = str(p.get("route", "benchmarks"))
     bench, test = split_test_models(bench, task.split, route)
@@ -233,11 +252,18 @@ def backtest_worker(task: Task) -> dict[str, Metric]:
     held = [m for m in test if np.isfinite(values[m])]
     # Checked before fitting: an impossible split costs no sampling.
     if not held:
-        raise BayesScalingError(f"split {task.split}: no held-out model has a value of "
-                                f"{task.target!r}")
+        raise BayesScalingError(
+            f"split {task.split}: no held-out model has a value of {task.target!r}"
+        )
     result = forecast(
-        bench, target, test, route=route, spec=task.spec, seed=task.seed,
-        draws=int(p.get("draws", 500)), tune=int(p.get("tune", 500)),
+        bench,
+        target,
+        test,
+        route=route,
+        spec=task.spec,
+        seed=task.seed,
+        draws=int(p.get("draws", 500)),
+        tune=int(p.get("tune", 500)),
         chains=int(p.get("chains", 4)),
     )
     fit = result.fit
@@ -250,22 +276,27 @@ def backtest_worker(task: Task) -> dict[str, Metric]:
     ll_unit = fit_log_likelihood(fit, held, [target.name] * len(held), target.to_unit(observed))
     jacobian = np.log((target.ceiling - target.lower) / (target.ceiling - target.floor))
     score = score_forecasts(
-        observed, draws.mean(axis=0), draws, floor=target.floor, ceiling=target.ceiling,
+        observed,
+        draws.mean(axis=0),
+        draws,
+        floor=target.floor,
+        ceiling=target.ceiling,
         loglik=ll_unit - jacobian,
     )
     table = result.table
     n_train = int(((table["split"] == "train") & table["observed"].notna()).sum())
 
-    target_da = xr.DataArray(values.to_numpy(dtype=float), dims="model",
-                             coords={"model": models})
+    target_da = xr.DataArray(values.to_numpy(dtype=float), dims="model", coords={"model": models})
     base_bench = bench.drop_sel(benchmark=[target.name], errors="ignore")
     try:
         if route == "compute":
-            base = baseline_compute_forecast(base_bench, target_da, held, floor=target.floor,
-                                             ceiling=target.ceiling)
+            base = baseline_compute_forecast(
+                base_bench, target_da, held, floor=target.floor, ceiling=target.ceiling
+            )
         else:
-            base = baseline_forecast(base_bench, target_da, held, floor=target.floor,
-                                     ceiling=target.ceiling)
+            base = baseline_forecast(
+                base_bench, target_da, held, floor=target.floor, ceiling=target.ceiling
+            )
         b_mean = base["mean"].sel(model=held).to_numpy()
         mse_base = float(np.mean(((b_mean - observed) / (target.ceiling - target.floor)) ** 2))
     except DataError:
@@ -332,8 +363,12 @@ def build_grid(
     """
     splits = [f"cutoff={_format_cutoff(c)}" for c in cutoffs] + [f"lofo={f}" for f in families]
     names = list(targets)
-    for what, items in (("target", names), ("split (cutoff or family)", splits),
-                        ("spec", list(specs)), ("seed", list(seeds))):
+    for what, items in (
+        ("target", names),
+        ("split (cutoff or family)", splits),
+        ("spec", list(specs)),
+        ("seed", list(seeds)),
+    ):
         if not items:
             raise BayesScalingError(f"a backtest needs at least one {what}")
     shared = dict(params or {})
@@ -389,6 +424,13 @@ def error_curves(table: pd.DataFrame, metric: str = "mse") -> pd.DataFrame:
         auec_b = math.nan
         if base_col in per and len(per) and per[base_col].notna().all():
             auec_b = area_under_error_curve(per.index, per[base_col])
-        rows.append({"target": target, "spec": spec, "n_cutoffs": len(per), "auec": auec,
-                     "auec_baseline": auec_b})
+        rows.append(
+            {
+                "target": target,
+                "spec": spec,
+                "n_cutoffs": len(per),
+                "auec": auec,
+                "auec_baseline": auec_b,
+            }
+        )
     return pd.DataFrame(rows, columns=["target", "spec", "n_cutoffs", "auec", "auec_baseline"])

@@ -79,8 +79,9 @@ def _canonical_json(obj: Any) -> str:
     Sorted keys, no whitespace, UTF-8 text, and NaN/Infinity refused (they are not JSON and
     would make the key depend on a Python-only extension).
     """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 @dataclass(frozen=True, eq=True)
@@ -265,8 +266,12 @@ def _execute(fn: WorkerFn, task: Task) -> dict[str, Any]:
 def _lost_outcome(exc: BaseException, why: str) -> dict[str, Any]:
     """Outcome for a task whose worker never answered (crashed process, lost Dask worker)."""
     text = "".join(traceback.format_exception(exc))
-    return {"ok": False, "error": f"{why}: {_one_line(exc)}"[:_MAX_ERROR_CHARS],
-            "traceback": text, "seconds": float("nan")}
+    return {
+        "ok": False,
+        "error": f"{why}: {_one_line(exc)}"[:_MAX_ERROR_CHARS],
+        "traceback": text,
+        "seconds": float("nan"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,8 +303,9 @@ def _read_cached(path: Path, task: Task, key: str) -> dict[str, Metric] | None:
     except json.JSONDecodeError as exc:
         raise ResultsFileError(f"{path}: not valid JSON ({exc.msg}); {hint}") from None
     if not isinstance(record, dict) or record.get("format") != CACHE_FORMAT:
-        raise ResultsFileError(f"{path}: not a backtest cache entry (format {CACHE_FORMAT}); "
-                               f"{hint}")
+        raise ResultsFileError(
+            f"{path}: not a backtest cache entry (format {CACHE_FORMAT}); {hint}"
+        )
     if record.get("key") != key or record.get("task") != task.to_dict():
         raise ResultsFileError(f"{path}: holds another task than {task.label}; {hint}")
     metrics = record.get("metrics")
@@ -308,8 +314,14 @@ def _read_cached(path: Path, task: Task, key: str) -> dict[str, Metric] | None:
     return metrics
 
 
-def _write_success(cache_dir: Path, task: Task, key: str, code_version: str, worker: str,
-                   outcome: Mapping[str, Any]) -> None:
+def _write_success(
+    cache_dir: Path,
+    task: Task,
+    key: str,
+    code_version: str,
+    worker: str,
+    outcome: Mapping[str, Any],
+) -> None:
     record = {
         "format": CACHE_FORMAT,
         "key": key,
@@ -326,8 +338,14 @@ def _write_success(cache_dir: Path, task: Task, key: str, code_version: str, wor
     _failure_file(cache_dir, key).unlink(missing_ok=True)  # an old failure is now stale
 
 
-def _write_failure(cache_dir: Path, task: Task, key: str, code_version: str, worker: str,
-                   outcome: Mapping[str, Any]) -> Path:
+def _write_failure(
+    cache_dir: Path,
+    task: Task,
+    key: str,
+    code_version: str,
+    worker: str,
+    outcome: Mapping[str, Any],
+) -> Path:
     path = _failure_file(cache_dir, key)
     record = {
         "format": CACHE_FORMAT,
@@ -381,8 +399,9 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
                     outcome = future.result()
                 except cf.process.BrokenProcessPool as exc:
                     broken = True
-                    outcome = _lost_outcome(exc, "worker process died while running this "
-                                            "task or one beside it")
+                    outcome = _lost_outcome(
+                        exc, "worker process died while running this task or one beside it"
+                    )
                 except Exception as exc:  # e.g. arguments that do not pickle: this task only
                     outcome = _lost_outcome(exc, "the process pool could not run this task")
                 report(task, outcome)
@@ -393,8 +412,9 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
                     try:
                         outcome = future.result()
                     except cf.process.BrokenProcessPool as exc:
-                        outcome = _lost_outcome(exc, "worker process died while running "
-                                                "this task or one beside it")
+                        outcome = _lost_outcome(
+                            exc, "worker process died while running this task or one beside it"
+                        )
                     report(task, outcome)
                 executor.shutdown(wait=True)
                 executor = None
@@ -567,14 +587,21 @@ def run_grid(
         try:
             pickle.dumps(fn)
         except Exception as exc:
-            raise TypeError(f"the worker {worker} cannot be sent to worker processes "
-                            f"({_one_line(exc)}); define it at module top level") from None
+            raise TypeError(
+                f"the worker {worker} cannot be sent to worker processes "
+                f"({_one_line(exc)}); define it at module top level"
+            ) from None
 
     console = Console(stderr=True)
     bar = Progress(
-        TextColumn("backtest"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[state]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, disable=not progress,
+        TextColumn("backtest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress,
     )
     counts = {"done": 0, "failed": 0}
     bar_id = bar.add_task("backtest", total=len(unique), completed=n_cached, state="0 failed")

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.grid import (
     FIXED_COLUMNS,
     Task,
@@ -33,7 +34,6 @@ from bayes_scaling.grid import (
     toy_worker,
     write_table,
 )
-from bayes_scaling.errors import BayesScalingError, ResultsFileError
 
 METRICS = ["mse", "mae", "lpd", "coverage50", "coverage90", "n_test"]
 
@@ -55,10 +55,24 @@ def expected_table(tasks: list[Task]) -> pd.DataFrame:
     """
     rows = []
     for task in tasks:
-        quiet = Task(task.target, task.split, task.spec, task.seed,
-                     {k: v for k, v in task.params.items() if k == "n_test"})
-        rows.append({"target": task.target, "split": task.split, "spec": task.spec,
-                     "seed": task.seed, "status": "ok", "error": None, **toy_worker(quiet)})
+        quiet = Task(
+            task.target,
+            task.split,
+            task.spec,
+            task.seed,
+            {k: v for k, v in task.params.items() if k == "n_test"},
+        )
+        rows.append(
+            {
+                "target": task.target,
+                "split": task.split,
+                "spec": task.spec,
+                "seed": task.seed,
+                "status": "ok",
+                "error": None,
+                **toy_worker(quiet),
+            }
+        )
     return pd.DataFrame(rows, columns=[*FIXED_COLUMNS, *METRICS])
 
 
@@ -85,8 +99,9 @@ def cache_entries(cache_dir: Path) -> list[Path]:
 
 
 def test_key_is_sha256_of_canonical_json_and_pinned() -> None:
-    task = Task("MMLU", "cutoff=1e23", "default", 7,
-                {"sha256": "abc", "draws": 500, "data": "base.csv"})
+    task = Task(
+        "MMLU", "cutoff=1e23", "default", 7, {"sha256": "abc", "draws": 500, "data": "base.csv"}
+    )
     canonical = (
         '{"code_version":"v1","task":{"params":{"data":"base.csv","draws":500,"sha256":"abc"},'
         '"seed":7,"spec":"default","split":"cutoff=1e23","target":"MMLU"}}'
@@ -98,8 +113,9 @@ def test_key_is_sha256_of_canonical_json_and_pinned() -> None:
 
 def test_key_ignores_dict_order_and_sees_every_field() -> None:
     base = Task("MMLU", "cutoff=1e23", "default", 0, {"a": 1, "b": [1, 2]})
-    assert base.key("v") == Task("MMLU", "cutoff=1e23", "default", 0,
-                                 {"b": (1, 2), "a": 1}).key("v")
+    assert base.key("v") == Task("MMLU", "cutoff=1e23", "default", 0, {"b": (1, 2), "a": 1}).key(
+        "v"
+    )
     variants = [
         Task("GSM8K", "cutoff=1e23", "default", 0, {"a": 1, "b": [1, 2]}),
         Task("MMLU", "cutoff=1e22", "default", 0, {"a": 1, "b": [1, 2]}),
@@ -138,16 +154,16 @@ def test_task_is_frozen_hashable_picklable_and_validated() -> None:
 
 def test_local_pool_returns_rows_in_input_order(tmp_path: Path) -> None:
     # Earlier tasks sleep longer, so they finish after later ones.
-    tasks = [Task(t.target, t.split, t.spec, t.seed,
-                  {"sleep": 0.05 * (6 - i), "n_test": i + 1}) for i, t in enumerate(grid(6))]
-    table = run_grid(tasks, toy_worker, cache_dir=tmp_path / "cache", n_workers=2,
-                     progress=False)
+    tasks = [
+        Task(t.target, t.split, t.spec, t.seed, {"sleep": 0.05 * (6 - i), "n_test": i + 1})
+        for i, t in enumerate(grid(6))
+    ]
+    table = run_grid(tasks, toy_worker, cache_dir=tmp_path / "cache", n_workers=2, progress=False)
     pd.testing.assert_frame_equal(table, expected_table(tasks), check_exact=True)
     assert table["n_test"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
-def test_second_run_recomputes_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]
-                                       ) -> None:
+def test_second_run_recomputes_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     tasks = grid(6, calls_dir=str(tmp_path / "calls"))
     cache = tmp_path / "cache"
     first = run_grid(tasks, toy_worker, cache_dir=cache, n_workers=2, progress=False)
@@ -163,8 +179,7 @@ def test_second_run_recomputes_nothing(tmp_path: Path, capfd: pytest.CaptureFixt
     assert "6 tasks: 0 done, 6 cached, 0 failed" in capfd.readouterr().err
 
     # Another code version is another key: everything is computed again.
-    run_grid(tasks, toy_worker, cache_dir=cache, n_workers=2, progress=False,
-             code_version="v2")
+    run_grid(tasks, toy_worker, cache_dir=cache, n_workers=2, progress=False, code_version="v2")
     assert calls(tmp_path / "calls") == Counter({ident(t): 2 for t in tasks})
 
 
@@ -190,8 +205,11 @@ def test_resume_after_the_run_is_killed(tmp_path: Path) -> None:
     """)
     (tmp_path / "run.py").write_text(script)
     # Own session: the kill reaches the pool's processes too, as a Ctrl-\\ or OOM would.
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "run.py")],
-                            start_new_session=True, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "run.py")],
+        start_new_session=True,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while len(cache_entries(cache)) < 3:
@@ -218,8 +236,13 @@ def test_failing_task_is_reported_and_the_rest_succeed(
 ) -> None:
     calls_dir = str(tmp_path / "calls")
     tasks = grid(5, calls_dir=calls_dir)
-    bad = Task("MMLU", "cutoff=1e23", "default", 99,
-               {"calls_dir": calls_dir, "fail": "no test models\n  after the cutoff"})
+    bad = Task(
+        "MMLU",
+        "cutoff=1e23",
+        "default",
+        99,
+        {"calls_dir": calls_dir, "fail": "no test models\n  after the cutoff"},
+    )
     tasks.insert(2, bad)
     cache = tmp_path / "cache"
     table = run_grid(tasks, toy_worker, cache_dir=cache, n_workers=2, progress=True)
@@ -229,8 +252,9 @@ def test_failing_task_is_reported_and_the_rest_succeed(
     assert table.loc[2, METRICS].isna().all()
     good = table.drop(index=2).reset_index(drop=True)
     oracle = expected_table([t for t in tasks if t is not bad])
-    pd.testing.assert_frame_equal(good[list(oracle.columns)].astype(oracle.dtypes),
-                                  oracle, check_exact=True)
+    pd.testing.assert_frame_equal(
+        good[list(oracle.columns)].astype(oracle.dtypes), oracle, check_exact=True
+    )
     err = capfd.readouterr().err
     assert "6 tasks: 5 done, 0 cached, 1 failed" in err
     assert "ValueError: no test models after the cutoff" in err
@@ -238,12 +262,13 @@ def test_failing_task_is_reported_and_the_rest_succeed(
     # Not cached as a success; its traceback is kept aside; the next run retries it only.
     key = bad.key(default_code_version(toy_worker))
     assert not (cache / f"{key}.json").exists()
-    assert "raise ValueError" in json.loads((cache / "failed" / f"{key}.json").read_text())[
-        "traceback"]
+    assert (
+        "raise ValueError"
+        in json.loads((cache / "failed" / f"{key}.json").read_text())["traceback"]
+    )
     again = run_grid(tasks, toy_worker, cache_dir=cache, n_workers=2, progress=False)
     pd.testing.assert_frame_equal(again, table, check_exact=True)
-    assert calls(tmp_path / "calls") == Counter(
-        {ident(t): 2 if t is bad else 1 for t in tasks})
+    assert calls(tmp_path / "calls") == Counter({ident(t): 2 if t is bad else 1 for t in tasks})
 
 
 def test_crashed_worker_process_fails_only_its_task(tmp_path: Path) -> None:
@@ -268,15 +293,21 @@ def test_dask_cluster_gives_the_local_table_exactly(tmp_path: Path) -> None:
     tasks = grid(7, n_test=3)
     tasks.insert(3, Task("ARC-C", "cutoff=1e22", "default", 5, {"fail": "diverged"}))
     tasks.append(tasks[0])  # a duplicate row is computed once and reported twice
-    local = run_grid(tasks, toy_worker, cache_dir=tmp_path / "local", n_workers=2,
-                     progress=False)
-    sync = run_grid(tasks, toy_worker, cache_dir=tmp_path / "sync", scheduler="sync",
-                    progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    local = run_grid(tasks, toy_worker, cache_dir=tmp_path / "local", n_workers=2, progress=False)
+    sync = run_grid(
+        tasks, toy_worker, cache_dir=tmp_path / "sync", scheduler="sync", progress=False
+    )
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        dask = run_grid(tasks, toy_worker, cache_dir=tmp_path / "dask",
-                        scheduler=cluster.scheduler_address, progress=False)
+        dask = run_grid(
+            tasks,
+            toy_worker,
+            cache_dir=tmp_path / "dask",
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
 
     pd.testing.assert_frame_equal(dask, local, check_exact=True)
     pd.testing.assert_frame_equal(sync, local, check_exact=True)
@@ -284,7 +315,8 @@ def test_dask_cluster_gives_the_local_table_exactly(tmp_path: Path) -> None:
     assert local.iloc[-1].equals(local.iloc[0])
     # Same keys whichever backend wrote them: a Dask cache resumes locally.
     assert [p.name for p in cache_entries(tmp_path / "dask")] == [
-        p.name for p in cache_entries(tmp_path / "local")]
+        p.name for p in cache_entries(tmp_path / "local")
+    ]
 
 
 def test_unreachable_dask_scheduler_is_a_user_error(tmp_path: Path) -> None:
@@ -297,8 +329,13 @@ def test_unreachable_dask_scheduler_is_a_user_error(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(BayesScalingError, match="cannot reach the Dask scheduler"):
-            run_grid(grid(1), toy_worker, cache_dir=tmp_path,
-                     scheduler=f"tcp://127.0.0.1:{port}", progress=False)
+            run_grid(
+                grid(1),
+                toy_worker,
+                cache_dir=tmp_path,
+                scheduler=f"tcp://127.0.0.1:{port}",
+                progress=False,
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,10 +367,8 @@ def test_malformed_worker_rows_fail_the_task(tmp_path: Path, worker: Any, messag
 
 
 def test_numpy_and_non_finite_metrics_survive_the_cache(tmp_path: Path) -> None:
-    fresh = run_grid(grid(2), returns_numpy, cache_dir=tmp_path, scheduler="sync",
-                     progress=False)
-    cached = run_grid(grid(2), returns_numpy, cache_dir=tmp_path, scheduler="sync",
-                      progress=False)
+    fresh = run_grid(grid(2), returns_numpy, cache_dir=tmp_path, scheduler="sync", progress=False)
+    cached = run_grid(grid(2), returns_numpy, cache_dir=tmp_path, scheduler="sync", progress=False)
     pd.testing.assert_frame_equal(cached, fresh, check_exact=True)
     assert fresh["n_test"].tolist() == [4, 4] and fresh["lpd"].tolist() == [-math.inf] * 2
 
@@ -369,8 +404,9 @@ def test_empty_grid_gives_an_empty_table(tmp_path: Path) -> None:
 
 def test_write_table_round_trips_atomically(tmp_path: Path) -> None:
     tasks = grid(3)
-    table = run_grid(tasks, toy_worker, cache_dir=tmp_path / "cache", scheduler="sync",
-                     progress=False)
+    table = run_grid(
+        tasks, toy_worker, cache_dir=tmp_path / "cache", scheduler="sync", progress=False
+    )
     out = tmp_path / "out" / "backtest.csv"
     write_table(table, out)
     assert [p.name for p in out.parent.iterdir()] == ["backtest.csv"]
