@@ -83,24 +83,18 @@ BACKTEST_METRICS: Final = (
 def load_benchmarks(name_or_file: str, *, percent: bool = False) -> Any:
     """The tidy benchmark dataset of a bundled table name or a CSV/Parquet file.
 
-    An existing file wins over a bundled name (a user's file is never shadowed).
+    :func:`bayes_scaling.datasets.resolve_table` under the name the backtest worker and
+    older scripts use: an existing file wins over a bundled name, ``percent`` applies to
+    files only.
 
     Examples
     --------
     >>> int(load_benchmarks("base-llm").sizes["model"])
     128
     """
-    from bayes_scaling import datasets
-    from bayes_scaling.data import read_table
-    from bayes_scaling.errors import DataError
+    from bayes_scaling.datasets import resolve_table
 
-    if not Path(name_or_file).exists() and name_or_file in datasets.names():
-        return datasets.load(name_or_file)
-    if not Path(name_or_file).exists():
-        raise DataError(
-            name_or_file, f"file not found (bundled tables: {', '.join(datasets.names())})"
-        )
-    return read_table(name_or_file, percent=percent)
+    return resolve_table(name_or_file, percent=percent)
 
 
 def read_metric(name_or_file: str, metric: str) -> tuple[Any, float | None, float | None]:
@@ -132,7 +126,7 @@ def read_metric(name_or_file: str, metric: str) -> tuple[Any, float | None, floa
     from bayes_scaling.errors import DataError
 
     path = Path(name_or_file)
-    if not path.exists() and name_or_file in datasets.names():
+    if datasets.bundled_name(name_or_file) is not None:
         ds = datasets.load(name_or_file)
         names = [str(b) for b in ds["benchmark"].to_numpy()]
         if metric not in names:

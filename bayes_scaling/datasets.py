@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -46,11 +47,19 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.data import METADATA, MODEL, from_wide
+from bayes_scaling.data import METADATA, MODEL, Ranges, from_wide, read_table
 from bayes_scaling.errors import DataError
 from bayes_scaling.registry import BenchmarkInfo, Registry
 
-__all__ = ["companion", "describe", "exclusions", "load", "names"]
+__all__ = [
+    "bundled_name",
+    "companion",
+    "describe",
+    "exclusions",
+    "load",
+    "names",
+    "resolve_table",
+]
 
 Range = tuple[float, float]
 
@@ -372,6 +381,91 @@ def load(name: str, *, registry: Registry | None = None, exclude: bool = True) -
         ranges=table.ranges(columns),
         registry=base.with_overrides(declared) if declared else base,
     )
+
+
+def bundled_name(name_or_path: str | os.PathLike[str]) -> str | None:
+    """The bundled table ``name_or_path`` refers to, or ``None`` when it is a file path.
+
+    The one rule for every command and function that takes "a bundled table or a file": a
+    bundled name counts only when no file or folder of that name exists, so a user's file
+    is never shadowed by a bundled table.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        What the user gave.
+
+    Returns
+    -------
+    str or None
+        One of :func:`names`, or ``None`` (treat ``name_or_path`` as a path).
+
+    Examples
+    --------
+    >>> bundled_name("base-llm"), bundled_name("runs/bench.csv")
+    ('base-llm', None)
+    """
+    text = os.fspath(name_or_path)
+    if text in _TABLES and not Path(text).exists():
+        return text
+    return None
+
+
+def resolve_table(
+    name_or_path: str | os.PathLike[str],
+    *,
+    percent: bool = False,
+    ranges: Ranges | None = None,
+    registry: Registry | None = None,
+) -> xr.Dataset:
+    """The tidy dataset of a bundled table name or of a CSV/Parquet file.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A bundled table (:func:`names`) or a table file; see :func:`bundled_name` for which
+        wins when both exist.
+    percent : bool, default False
+        Every score column of the file is on 0-100 (files only).
+    ranges : mapping of column to (lower, upper), optional
+        Raw ranges of score columns of the file (files only; bundled tables declare theirs).
+    registry : Registry, optional
+        Benchmark registry (:meth:`Registry.default` if omitted).
+
+    Returns
+    -------
+    xarray.Dataset
+        The tidy dataset (``attrs["source"]`` is the bundled file's name or the path).
+
+    Raises
+    ------
+    DataError
+        One line: neither a bundled name nor an existing file (the bundled names are
+        listed), ``percent``/``ranges`` given with a bundled name, or a table failing
+        validation.
+
+    Examples
+    --------
+    >>> int(resolve_table("base-llm").sizes["model"])
+    128
+    >>> resolve_table("no-such-table")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bayes_scaling.errors.DataError: no-such-table: file not found (bundled tables: base-llm, ...)
+    """
+    name = bundled_name(name_or_path)
+    if name is not None:
+        if percent or ranges:
+            # A silently ignored --percent would mis-scale nothing but hide a user's mistake.
+            raise DataError(
+                name, "--percent and --range apply to files; bundled tables declare ranges"
+            )
+        return load(name, registry=registry)
+    if not Path(name_or_path).exists():
+        raise DataError(
+            os.fspath(name_or_path), f"file not found (bundled tables: {', '.join(names())})"
+        )
+    return read_table(name_or_path, percent=percent, ranges=ranges, registry=registry)
 
 
 # --- helpers ---------------------------------------------------------------------------------

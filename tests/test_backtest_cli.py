@@ -23,7 +23,7 @@ from bayes_scaling.backtest import (
     parse_split,
 )
 from bayes_scaling.cli import run
-from bayes_scaling.cli.compare import _parse_metrics
+from bayes_scaling.cli.backtest import _parse_metrics
 from bayes_scaling.errors import BayesScalingError
 
 BENCH = {

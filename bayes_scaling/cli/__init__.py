@@ -1,6 +1,8 @@
 """The ``bayes-scaling`` command line.
 
-Each sub-module registers its commands on :data:`app`. :func:`main` is the console entry
+Each command module (``cli/data.py``, ``cli/fit.py``, ``cli/forecast.py``,
+``cli/backtest.py``, ...) registers its commands on :data:`app` (defined in
+``cli/_common.py``) and is imported here. :func:`main` is the console entry
 point: it turns a :class:`~bayes_scaling.errors.BayesScalingError` into one line on stderr
 and exit status 2, never a traceback.
 
@@ -23,23 +25,22 @@ try:  # typer >= 0.29 vendors click; older releases use the click package itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import ClickException as _ClickException
 
+from bayes_scaling.cli._common import app
 from bayes_scaling.errors import BayesScalingError
 
-app = typer.Typer(
-    name="bayes-scaling",
-    help="Bayesian observational scaling laws for language models.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+# Each command module registers its commands on ``app``; imported for that side effect, in
+# the order ``--help`` lists them (backtest used to be part of compare, and stays after it).
+# isort: off
+from bayes_scaling.cli import compare as _compare  # noqa: F401
+from bayes_scaling.cli import backtest as _backtest  # noqa: F401
+from bayes_scaling.cli import data as _data  # noqa: F401
+from bayes_scaling.cli import fit as _fit  # noqa: F401
+from bayes_scaling.cli import forecast as _forecast  # noqa: F401
+from bayes_scaling.cli import place as _place  # noqa: F401
+from bayes_scaling.cli import simulate as _simulate  # noqa: F401
+# isort: on
 
-# Sub-modules attach their commands to ``app``; imported for that side effect.
-from bayes_scaling.cli import compare as _compare  # noqa: E402, F401
-from bayes_scaling.cli import data as _data  # noqa: E402, F401
-from bayes_scaling.cli import fit as _fit  # noqa: E402, F401
-from bayes_scaling.cli import forecast as _forecast  # noqa: E402, F401
-from bayes_scaling.cli import place as _place  # noqa: E402, F401
-from bayes_scaling.cli import simulate as _simulate  # noqa: E402, F401
+__all__ = ["app", "main", "run"]
 
 
 def run(argv: Sequence[str] | None = None) -> int:

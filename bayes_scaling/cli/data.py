@@ -28,13 +28,16 @@ from rich.table import Table
 from rich.text import Text
 
 from bayes_scaling import datasets, harness
-from bayes_scaling.cli import app
+from bayes_scaling.cli._common import app
 from bayes_scaling.data import n_items_path, read_table, summarize
-from bayes_scaling.errors import BayesScalingError, DataError
+from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.registry import UnknownBenchmarkWarning
 
 data_app = typer.Typer(help="Validate, describe and import benchmark tables.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+#: Help of every argument or option that takes a table (resolved by :func:`open_table`).
+DATA_HELP = f"A bundled table ({', '.join(datasets.names())}) or a CSV/Parquet file."
 
 _PERCENT_HELP = "Every score column is on 0-100 rather than 0-1."
 _RANGE_HELP = (
@@ -54,8 +57,8 @@ def validate(
     ] = None,
 ) -> None:
     """Check a table against every validation rule; print a one-line summary."""
-    ranges = _parse_ranges(range_ or [])
-    ds = _read_reporting_warnings(lambda: read_table(file, percent=percent, ranges=ranges))
+    ranges = parse_ranges(range_ or [])
+    ds = read_reporting_warnings(lambda: read_table(file, percent=percent, ranges=ranges))
     s = summarize(ds)
     counts = n_items_path(file)
     typer.echo(
@@ -123,7 +126,7 @@ def show(
         str,
         typer.Argument(
             metavar="NAME_OR_FILE",
-            help=f"A bundled table ({', '.join(datasets.names())}) or a CSV/Parquet file.",
+            help=DATA_HELP,
         ),
     ],
     percent: Annotated[
@@ -136,7 +139,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Describe a table: models, families, benchmarks, missing scores, compute."""
-    ds = _open(table, percent, _parse_ranges(range_ or []))
+    ds = open_table(table, percent, parse_ranges(range_ or []))
     s = summarize(ds)
     if as_json:
         typer.echo(json.dumps(s, indent=2))
@@ -144,7 +147,19 @@ def show(
     _print_summary(s)
 
 
-def _parse_ranges(specs: list[str]) -> dict[str, tuple[float, float]]:
+def parse_ranges(specs: list[str]) -> dict[str, tuple[float, float]]:
+    """``--range COLUMN=LOWER:UPPER`` values as a mapping of column to (lower, upper).
+
+    Raises
+    ------
+    BayesScalingError
+        A value not of that form (one line).
+
+    Examples
+    --------
+    >>> parse_ranges(["ABench-OA=0:10"])
+    {'ABench-OA': (0.0, 10.0)}
+    """
     ranges = {}
     for spec in specs:
         # rpartition: the column name may itself contain '='.
@@ -160,24 +175,43 @@ def _parse_ranges(specs: list[str]) -> dict[str, tuple[float, float]]:
     return ranges
 
 
-def _open(table: str, percent: bool, ranges: dict[str, tuple[float, float]]) -> xr.Dataset:
-    # An existing file wins over a bundled name, so a user's file is never shadowed.
-    if not Path(table).exists() and table in datasets.names():
-        if percent or ranges:
-            raise DataError(
-                table, "--percent and --range apply to files; bundled tables declare ranges"
-            )
-        return datasets.load(table)
-    if not Path(table).exists():
-        raise DataError(table, f"file not found (bundled tables: {', '.join(datasets.names())})")
-    return _read_reporting_warnings(lambda: read_table(table, percent=percent, ranges=ranges))
+def open_table(
+    table: str | Path,
+    percent: bool = False,
+    ranges: dict[str, tuple[float, float]] | None = None,
+) -> xr.Dataset:
+    """The tidy dataset of a bundled table name or a file, as every command reads a table.
+
+    :func:`bayes_scaling.datasets.resolve_table` (which decides name or path), with
+    unknown-benchmark warnings reported as one line on stderr.
+
+    Raises
+    ------
+    DataError
+        One line: no such bundled table or file, ``--percent``/``--range`` with a bundled
+        table, or a table failing validation.
+
+    Examples
+    --------
+    >>> int(open_table("base-llm").sizes["model"])
+    128
+    """
+    return read_reporting_warnings(
+        lambda: datasets.resolve_table(table, percent=percent, ranges=ranges)
+    )
 
 
-def _read_reporting_warnings(read: Callable[[], xr.Dataset]) -> xr.Dataset:
+def read_reporting_warnings(read: Callable[[], xr.Dataset]) -> xr.Dataset:
     """Run ``read``; report unknown benchmarks on stderr, only if it succeeds.
 
     A rejected table thus prints exactly one line (the error), and a table with many
     unregistered columns gets one warning line rather than one per column.
+
+    Examples
+    --------
+    >>> from bayes_scaling import datasets
+    >>> int(read_reporting_warnings(lambda: datasets.load("agent")).sizes["model"])
+    27
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnknownBenchmarkWarning)

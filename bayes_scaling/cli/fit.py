@@ -30,8 +30,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bayes_scaling import datasets
-from bayes_scaling.cli import app
-from bayes_scaling.cli.data import _open, _parse_ranges
+from bayes_scaling.cli._common import app
+from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
 from bayes_scaling.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import SAMPLERS, CapabilityModel, FitResults
@@ -57,7 +57,7 @@ def fit_command(
         str,
         typer.Argument(
             metavar="DATA",
-            help=f"A bundled table ({', '.join(datasets.names())}) or a CSV/Parquet file.",
+            help=DATA_HELP,
             show_default=False,
         ),
     ],
@@ -95,7 +95,7 @@ def fit_command(
     _check_sampling(sampler, draws, tune, chains)
     _check_out_file(out)
     model = CapabilityModel(spec)
-    table = _open(data, percent, _parse_ranges(range_ or []))
+    table = open_table(data, percent, parse_ranges(range_ or []))
     console = Console(stderr=True, soft_wrap=True)
     fit = _sample(console, model, table, sampler, seed, draws, tune, chains)
     fit.save(out)

@@ -12,16 +12,12 @@ from typing import Annotated
 
 import typer
 
-from bayes_scaling.cli import app
-from bayes_scaling.data import read_table
+from bayes_scaling.backtest import read_metric
+from bayes_scaling.cli._common import app
+from bayes_scaling.cli.data import DATA_HELP, open_table
 from bayes_scaling.errors import BayesScalingError, DataError
 from bayes_scaling.estimator import SAMPLERS
-from bayes_scaling.forecast import (
-    DEFAULT_FORECAST_SPEC,
-    forecast,
-    make_target,
-    read_metric_column,
-)
+from bayes_scaling.forecast import DEFAULT_FORECAST_SPEC, forecast, make_target
 from bayes_scaling.io import atomic_path
 
 
@@ -48,18 +44,26 @@ def _read_test_models(path: Path) -> list[str]:
 @app.command("forecast")
 def forecast_command(
     benchmarks: Annotated[
-        Path, typer.Option("--benchmarks", help="Wide benchmark table (BENCH.csv).")
+        str,
+        typer.Option(
+            "--benchmarks", metavar="NAME_OR_FILE", help="Predictor benchmarks: " + DATA_HELP
+        ),
     ],
     test_models: Annotated[
         Path, typer.Option("--test-models", help="File with one held-out model name per line.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Where to write PREDS.csv.")],
     target: Annotated[
-        Path | None,
-        typer.Option("--target", help="Table with Model and the metric column (may be BENCH.csv)."),
+        str | None,
+        typer.Option(
+            "--target",
+            metavar="NAME_OR_FILE",
+            help="Table with the metric column: a bundled table or a CSV file with a Model "
+            "column (default: --benchmarks).",
+        ),
     ] = None,
     metric: Annotated[
-        str | None, typer.Option("--metric", help="Metric column of TARGET.csv.")
+        str | None, typer.Option("--metric", help="Metric column of the --target table.")
     ] = None,
     floor: Annotated[
         float, typer.Option("--floor", help="Chance level of the metric, in its units.")
@@ -106,7 +110,7 @@ def forecast_command(
         typer.Option("--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate)."),
     ] = "nutpie",
     percent: Annotated[
-        bool, typer.Option("--percent", help="BENCH.csv scores are on 0-100.")
+        bool, typer.Option("--percent", help="--benchmarks file scores are on 0-100.")
     ] = False,
     plot: Annotated[
         Path | None,
@@ -123,15 +127,16 @@ def forecast_command(
         raise BayesScalingError("--plot needs --metric")
     if sampler not in SAMPLERS:
         raise BayesScalingError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    bench = read_table(benchmarks, percent=percent)
+    bench = open_table(benchmarks, percent)
     tests = _read_test_models(test_models)
     cols = [c.strip() for c in benchmark_cols.split(",")] if benchmark_cols else None
     tgt = None
     if metric is not None:
-        target_path = target or benchmarks
-        raw = read_metric_column(target_path, metric)
-        tgt = make_target(raw, metric, floor, ceiling, source=str(target_path), n_items=items)
-        if target_path == benchmarks and cols is None:
+        target_src = target or benchmarks
+        # Values in the table's raw units; --floor/--ceiling say what those units are.
+        raw, _, _ = read_metric(target_src, metric)
+        tgt = make_target(raw, metric, floor, ceiling, source=target_src, n_items=items)
+        if Path(target_src) == Path(benchmarks) and cols is None:
             cols = [c for c in map(str, bench["benchmark"].to_numpy()) if c != metric]
     elif target is not None:
         raise BayesScalingError("--target given without --metric")

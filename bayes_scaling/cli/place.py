@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bayes_scaling.cli import app
-from bayes_scaling.cli.data import _parse_ranges, _read_reporting_warnings
+from bayes_scaling.cli._common import app
+from bayes_scaling.cli.data import parse_ranges, read_reporting_warnings
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import FitResults
 from bayes_scaling.place import DEFAULT_DRAWS, DEFAULT_PROPOSALS, Placement, place, read_new_models
@@ -94,9 +94,9 @@ def place_command(
         raise BayesScalingError(f"--draws must be at least 1, got {draws}")
     if proposals < 2:
         raise BayesScalingError(f"--proposals must be at least 2, got {proposals}")
-    ranges = _parse_ranges(range_ or [])
+    ranges = parse_ranges(range_ or [])
     fit = FitResults.load(run_file, spec=spec)
-    new = _read_reporting_warnings(lambda: read_new_models(models, percent=percent, ranges=ranges))
+    new = read_reporting_warnings(lambda: read_new_models(models, percent=percent, ranges=ranges))
     placements = place(
         fit, new, draws=draws, proposals=proposals, level=level, reference=reference, seed=seed
     )

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from bayes_scaling.cli import app
+from bayes_scaling.cli._common import app
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.simulate import REGISTRY_NAMES, simulate
 

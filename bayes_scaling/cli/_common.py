@@ -1,0 +1,59 @@
+"""The typer application every command module registers on, and helpers they share.
+
+``app`` lives here rather than in ``bayes_scaling/cli/__init__.py`` so that the command
+modules (``cli/fit.py``, ``cli/backtest.py``, ...) import it from a module that imports
+none of them: the package ``__init__`` imports the command modules to register them, and
+they would otherwise import it back (an import cycle, see ``tests/test_imports.py``).
+
+Examples
+--------
+>>> from bayes_scaling.cli._common import split_list
+>>> split_list("k1, k2,,k3", "specs")
+['k1', 'k2', 'k3']
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bayes_scaling.errors import BayesScalingError
+
+__all__ = ["app", "split_list"]
+
+app = typer.Typer(
+    name="bayes-scaling",
+    help="Bayesian observational scaling laws for language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def split_list(text: str, what: str) -> list[str]:
+    """The non-empty, stripped items of the comma-separated option ``--<what>``.
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+    what : str
+        The option's name without dashes, for the error message.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    BayesScalingError
+        No item (one line: ``--specs is empty``).
+
+    Examples
+    --------
+    >>> split_list("0,1", "seeds")
+    ['0', '1']
+    """
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise BayesScalingError(f"--{what} is empty")
+    return items
