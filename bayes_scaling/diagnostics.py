@@ -1,4 +1,7 @@
-"""Convergence diagnostics reported with every fit, and the outlier check.
+"""Convergence diagnostics reported with every fit.
+
+A leaf of the package: nothing here knows the estimator (the outlier check, which needs a
+fit's predictions, is :mod:`bayes_scaling.outliers`).
 
 Examples
 --------
@@ -15,14 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import arviz as az
 import numpy as np
 import xarray as xr
-
-if TYPE_CHECKING:
-    from bayes_scaling.estimator import FitResults
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
@@ -197,80 +197,12 @@ def _cap(labels: list[str], n: int = 10) -> list[str]:
     return labels if len(labels) <= n else [*labels[:n], f"... and {len(labels) - n} more"]
 
 
-def find_outliers(fit: FitResults, threshold: float = 3.0, tail: float = 0.005) -> dict[str, Any]:
-    """Models off their family's compute line and observations the fit cannot explain.
+def __getattr__(name: str) -> Any:
+    # find_outliers and _subset moved to bayes_scaling.outliers; until every caller imports
+    # them from there, resolve the old names lazily (an eager import would add an edge
+    # back from this leaf module).
+    if name in ("find_outliers", "_subset"):
+        from bayes_scaling import outliers
 
-    See :meth:`bayes_scaling.estimator.FitResults.outliers`.
-    """
-    post = fit.posterior
-    data = fit.data
-    x = np.log10(data["flops"].to_numpy()) - fit.x_mean
-    families = np.asarray(list(map(str, data["family"].to_numpy())))
-    fam_size = {f: int((families == f).sum()) for f in set(families)}
-    models_out: list[dict[str, Any]] = []
-    if "sigma" in post and not fit.spec.compute_only:
-        s1 = post["S"].sel(capability="general")
-        alpha = post["alpha"].sel(capability="general")
-        sigma = post["sigma"]
-        tau = post["tau"].sel(capability="general")
-        for i, model in enumerate(map(str, data["model"].to_numpy())):
-            if not np.isfinite(x[i]):
-                continue
-            f = families[i]
-            resid = s1.sel(model=model) - x[i]
-            if fam_size[f] > 1:
-                resid = resid - alpha.sel(family=f)
-                scale = sigma
-            else:
-                scale = np.sqrt(sigma**2 + tau**2)
-            z = float((resid / scale).mean())
-            if abs(z) > threshold:
-                models_out.append(
-                    {
-                        "model": model,
-                        "family": f,
-                        "z": round(z, 2),
-                        "decades": round(float(resid.mean()), 2),
-                    }
-                )
-    obs_out: list[dict[str, Any]] = []
-    rng = np.random.default_rng(20240527)
-    obs = fit.tree["observed_data"].to_dataset()
-    sample = fit.draws("S")
-    n_keep = min(400, sample.sizes["sample"])
-    pick = np.sort(rng.choice(sample.sizes["sample"], n_keep, replace=False))
-    sub = _subset(fit, pick)
-    columns = sorted(set(map(str, obs["obs_column"].to_numpy())))
-    pred = sub.predictive_draws(sub.draws("S"), columns, rng)
-    for m, c, yv in zip(
-        obs["obs_model"].to_numpy(),
-        obs["obs_column"].to_numpy(),
-        obs["score"].to_numpy(),
-        strict=True,
-    ):
-        d = pred.sel(model=str(m), column=str(c)).to_numpy()
-        lo = float(np.mean(d < yv)) + 0.5 * float(np.mean(d == yv))
-        p_tail = min(lo, 1 - lo)
-        if p_tail < tail:
-            obs_out.append(
-                {
-                    "model": str(m),
-                    "benchmark": str(c),
-                    "observed": float(yv),
-                    "predicted": float(np.median(d)),
-                    "tail": round(p_tail, 4),
-                }
-            )
-    return {"models": models_out, "observations": obs_out}
-
-
-def _subset(fit: FitResults, pick: np.ndarray) -> FitResults:
-    """The fit restricted to a subset of stacked posterior draws (for cheap predictions)."""
-    from bayes_scaling.estimator import FitResults
-
-    post = fit.posterior.stack(sample=("chain", "draw")).isel(sample=pick)
-    post = post.drop_vars(["sample", "chain", "draw"]).rename(sample="draw").expand_dims(chain=[0])
-    post = post.assign_coords(draw=np.arange(post.sizes["draw"]))
-    tree = fit.tree.copy()
-    tree["posterior"] = xr.DataTree(post)
-    return FitResults(tree=tree, spec=fit.spec)
+        return getattr(outliers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
