@@ -67,7 +67,10 @@ def fit_command(
     ],
     spec: Annotated[str, typer.Option("--spec", help=_SPEC_HELP)] = DEFAULT_SPEC,
     sampler: Annotated[
-        str, typer.Option("--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate, seconds).")
+        str,
+        typer.Option(
+            "--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate, seconds)."
+        ),
     ] = "nutpie",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
@@ -340,7 +343,10 @@ def demo_command(
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = DEMO_CHAINS,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     sampler: Annotated[
-        str, typer.Option("--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate, seconds).")
+        str,
+        typer.Option(
+            "--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate, seconds)."
+        ),
     ] = "nutpie",
 ) -> None:
     """Fit the default spec on the bundled base-model table; write RUN.nc and the report.
