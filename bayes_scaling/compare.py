@@ -36,12 +36,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import CapabilityModel, FitResults, Sampler
 from bayes_scaling.evaluation import log_predictive_density
-from bayes_scaling.model import EPS
+from bayes_scaling.measurement import log_density, precision
 from bayes_scaling.specs import ModelSpec, load_spec
 
 __all__ = [
@@ -73,11 +72,6 @@ LOO_COLUMNS = (
     "bad_models",
     "n_points",
 )
-
-# Smallest expected score passed to the likelihoods: p = 0 or 1 exactly (sigmoid underflow
-# at an extreme draw) would make Beta parameters zero and the density NaN.
-_P_TINY = 1e-12
-
 
 # ----------------------------------------------------------------------------- LOO
 def pointwise_log_likelihood(fit: FitResults, by: By = "model") -> xr.DataArray:
@@ -246,11 +240,11 @@ def heldout_log_likelihood(
 ) -> np.ndarray:
     """Log-likelihood of observed scores under draws of the expected score and noise.
 
-    The measurement layer of :mod:`bayes_scaling.model`, evaluated with :mod:`scipy.stats`:
-    a column with ``n_items`` items is a count ``round(y * n)`` (clipped to ``[0, n]``)
-    distributed BetaBinomial(n, p phi, (1 - p) phi) — Binomial(n, p) when ``measurement``
-    is ``"binomial"`` — and a continuous score (``n_items`` NaN) is
-    Beta(p phi, (1 - p) phi) at ``clip(y, EPS, 1 - EPS)``, with ``phi = 1 / (2 noise)^2 - 1``.
+    The measurement layer's own density (:func:`bayes_scaling.measurement.log_density`,
+    the graph's distributions): a column with ``n_items`` items is a count
+    ``round(y * n)`` distributed BetaBinomial(n, p phi, (1 - p) phi) (Binomial for the
+    ``"binomial"`` measurement), a continuous score Beta(p phi, (1 - p) phi), with
+    ``phi = max(1 / (2 noise)^2 - 1, 1)``.
 
     Parameters
     ----------
@@ -272,7 +266,7 @@ def heldout_log_likelihood(
 
     Examples
     --------
-    >>> ll = heldout_log_likelihood(np.array([0.5]), np.array([[0.5]]), np.array([[0.1]]),
+    >>>     >>> ll = heldout_log_likelihood(np.array([0.5]), np.array([[0.5]]), np.array([[0.1]]),
     ...                              np.array([10.0]))
     >>> phi = 1 / 0.2**2 - 1
     >>> bool(np.isclose(ll[0, 0], stats.betabinom.logpmf(5, 10, 0.5 * phi, 0.5 * phi)))
@@ -280,33 +274,14 @@ def heldout_log_likelihood(
     """
     y = np.asarray(y, dtype=float)
     n = np.asarray(n_items, dtype=float)
-    p = np.clip(np.asarray(p, dtype=float), _P_TINY, 1 - _P_TINY)
+    p = np.asarray(p, dtype=float)
     noise = np.asarray(noise, dtype=float)
     if p.ndim != 2 or p.shape[1] != y.shape[0] or noise.shape != p.shape or n.shape != y.shape:
         raise ValueError(
             f"shapes: y {y.shape}, p {p.shape}, noise {noise.shape}, n_items {n.shape}; "
             "expected (n,), (S, n), (S, n), (n,)"
         )
-    # Floored at 1 as in model.py: a noise above 0.5 would make an impossible Beta (NaN).
-    phi = np.maximum(1.0 / (2.0 * noise) ** 2 - 1.0, 1.0)
-    out = np.empty_like(p)
-    counted = np.isfinite(n)
-    if counted.any():
-        nc = n[counted].astype(np.int64)
-        # As model.py: the score is turned back into a count of correct items.
-        k = np.clip(np.round(y[counted] * nc), 0, nc).astype(np.int64)
-        pc = p[:, counted]
-        if measurement == "binomial":
-            out[:, counted] = stats.binom.logpmf(k, nc, pc)
-        else:
-            pc_phi = phi[:, counted]
-            out[:, counted] = stats.betabinom.logpmf(k, nc, pc * pc_phi, (1 - pc) * pc_phi)
-    if (~counted).any():
-        yc = np.clip(y[~counted], EPS, 1 - EPS)
-        pc = p[:, ~counted]
-        pc_phi = phi[:, ~counted]
-        out[:, ~counted] = stats.beta.logpdf(yc, pc * pc_phi, (1 - pc) * pc_phi)
-    return out
+    return log_density(y, n, p, precision(noise), measurement)
 
 
 def fit_log_likelihood(

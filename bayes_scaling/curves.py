@@ -69,11 +69,9 @@ def column_range(fit: FitResults, column: str) -> tuple[float, float]:
 
 def _weights(fit: FitResults, column: str) -> xr.DataArray:
     """Draws of a column's weights on the capabilities, dims (sample, capability)."""
-    if column in fit.posterior["loadings"]["benchmark"].to_numpy():
-        return fit.draws("loadings").sel(benchmark=column)
-    if "target_weights" in fit.posterior and column in fit.posterior["target"].to_numpy():
-        return fit.draws("target_weights").sel(target=column)
-    raise BayesScalingError(f"column {column!r} is neither a benchmark nor a target of this fit")
+    weights = fit._column_params([column])["weights"][:, 0, :]
+    caps = fit.posterior["capability"].to_numpy()
+    return xr.DataArray(weights, dims=("sample", "capability"), coords={"capability": caps})
 
 
 def expected_curve(fit: FitResults, column: str, general: Sequence[float]) -> xr.DataArray:

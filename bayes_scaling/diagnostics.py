@@ -22,6 +22,7 @@ from typing import Any
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 RHAT_MAX = 1.01
@@ -100,19 +101,38 @@ class Diagnostics:
         return dataclasses.asdict(self)
 
 
-def _labels(da: xr.DataArray, mask: np.ndarray) -> list[str]:
-    name = str(da.name)
-    if da.ndim == 0:
-        return [name] if bool(mask) else []
-    idx = np.argwhere(mask)
-    out = []
-    for row in idx:
-        parts = [
-            str(da[d].to_numpy()[i]) if d in da.coords else str(i)
-            for d, i in zip(da.dims, row, strict=True)
-        ]
-        out.append(f"{name}[{', '.join(parts)}]")
-    return out
+def diagnostics_table(tree: xr.DataTree) -> pd.DataFrame:
+    """ArviZ's labelled convergence table of a fit's posterior.
+
+    ``az.summary(kind="diagnostics")``: one row per parameter element, labelled like
+    ``S[Llama-2-7b, general]``, with ``ess_bulk``, ``ess_tail``, ``r_hat``, ``mcse_mean``
+    and ``mcse_sd``. Constants (loadings fixed at zero) have no spread: their R-hat is NaN.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> post = xr.Dataset({"b": (("chain", "draw"), rng.normal(size=(2, 100)))})
+    >>> diagnostics_table(xr.DataTree.from_dict({"posterior": post})).columns.tolist()
+    ['ess_bulk', 'ess_tail', 'r_hat', 'mcse_mean', 'mcse_sd']
+    """
+    post = tree["posterior"].to_dataset()
+    varying = [
+        name
+        for name, da in post.data_vars.items()
+        # z_alpha: the zero-sum family effects' raw coordinates, reported as alpha.
+        if da.sizes.get("draw", 0) > 1 and name != "z_alpha"
+    ]
+    post = post[varying]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        table = az.summary(post, kind="diagnostics", round_to="none")
+    spread = (
+        np.concatenate([post[n].std(("chain", "draw")).to_numpy().ravel() for n in varying])
+        if varying
+        else np.zeros(0)
+    )
+    table.loc[spread <= 1e-12, "r_hat"] = np.nan
+    return table
 
 
 def compute_diagnostics(
@@ -132,56 +152,21 @@ def compute_diagnostics(
     if approximate:
         nan = float("nan")
         return Diagnostics(nan, nan, nan, 0, nan, float(seconds), {}, approximate)
-    post = tree["posterior"].to_dataset()
-    # Constants (fixed-zero loadings) have no spread and no meaningful R-hat.
-    varying = {
-        name: da
-        for name, da in post.data_vars.items()
-        if da.sizes.get("draw", 0) > 1 and name not in ("z_alpha",)
-    }
-    post = xr.Dataset(varying)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        rhat = az.rhat(post)
-        ess_bulk = az.ess(post, method="bulk")
-        ess_tail = az.ess(post, method="tail")
-    spread = post.std(("chain", "draw"))
-    bad_rhat: list[tuple[float, str]] = []
-    bad_ess: list[tuple[float, str]] = []
-    max_rhat, min_bulk, min_tail = 1.0, np.inf, np.inf
-    for name in post.data_vars:
-        live = (spread[name] > 1e-12).to_numpy()
-        r = np.where(live, rhat[name].to_numpy(), np.nan)
-        eb = np.where(live, ess_bulk[name].to_numpy(), np.nan)
-        et = np.where(live, ess_tail[name].to_numpy(), np.nan)
-        if np.isfinite(r).any():
-            max_rhat = max(max_rhat, float(np.nanmax(r)))
-            min_bulk = min(min_bulk, float(np.nanmin(eb)))
-            min_tail = min(min_tail, float(np.nanmin(et)))
-        r_mask = np.nan_to_num(r) > RHAT_MAX
-        ess = np.nan_to_num(np.minimum(eb, et), nan=np.inf)
-        e_mask = ess < ESS_MIN
-        bad_rhat += zip(
-            -np.atleast_1d(r)[np.atleast_1d(r_mask)],
-            _labels(rhat[name].rename(name), r_mask),
-            strict=True,
-        )
-        bad_ess += zip(
-            np.atleast_1d(ess)[np.atleast_1d(e_mask)],
-            _labels(ess_bulk[name].rename(name), e_mask),
-            strict=True,
-        )
+    table = diagnostics_table(tree)
+    live = table[np.isfinite(table["r_hat"])]
+    max_rhat = float(live["r_hat"].max()) if len(live) else float("nan")
+    min_bulk = float(live["ess_bulk"].min()) if len(live) else float("nan")
+    min_tail = float(live["ess_tail"].min()) if len(live) else float("nan")
+    ess = np.minimum(live["ess_bulk"], live["ess_tail"])
     # Worst first, so the names a warning shows are the ones to look at.
-    bad_rhat.sort(key=lambda t: t[0])
-    bad_ess.sort(key=lambda t: t[0])
+    bad_rhat = live["r_hat"][live["r_hat"] > RHAT_MAX].sort_values(ascending=False)
+    bad_ess = ess[ess < ESS_MIN].sort_values()
     stats = tree["sample_stats"].to_dataset()
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     min_bfmi = float("nan")
-    if "energy" in stats:
-        e = stats["energy"].transpose("chain", "draw").to_numpy()
-        num = np.mean(np.diff(e, axis=1) ** 2, axis=1)
-        den = np.var(e, axis=1)
-        min_bfmi = float(np.min(num / den))
+    if "energy" in stats and stats.sizes.get("draw", 0) > 1:
+        min_bfmi = float(az.bfmi(tree)["energy"].min())
+    bad_rhat, bad_ess = list(bad_rhat.index), list(bad_ess.index)
     return Diagnostics(
         max_rhat=float(max_rhat),
         min_ess_bulk=float(min_bulk),
@@ -189,20 +174,9 @@ def compute_diagnostics(
         divergences=divergences,
         min_bfmi=min_bfmi,
         seconds=float(seconds),
-        offending={"rhat": _cap([n for _, n in bad_rhat]), "ess": _cap([n for _, n in bad_ess])},
+        offending={"rhat": _cap(bad_rhat), "ess": _cap(bad_ess)},
     )
 
 
 def _cap(labels: list[str], n: int = 10) -> list[str]:
     return labels if len(labels) <= n else [*labels[:n], f"... and {len(labels) - n} more"]
-
-
-def __getattr__(name: str) -> Any:
-    # find_outliers and _subset moved to bayes_scaling.outliers; until every caller imports
-    # them from there, resolve the old names lazily (an eager import would add an edge
-    # back from this leaf module).
-    if name in ("find_outliers", "_subset"):
-        from bayes_scaling import outliers
-
-        return getattr(outliers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,9 +37,7 @@ from bayes_scaling.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.io import atomic_path
 from bayes_scaling.model import (
-    EPS,
     ModelInputs,
-    benchmark_residual,
     build_inputs,
     build_model,
 )
@@ -57,6 +55,16 @@ APPROXIMATE: tuple[str, ...] = ("advi",)
 ADVI_STEPS = 6_000
 ADVI_LEARNING_RATE = 0.02
 ADVI_TOLERANCE = 0.01
+
+#: Default draws and tuning steps per chain (4 chains). The default K = 3 fit of the base
+#: table needs 4 x 2000 draws for bulk ESS >= 400 on every parameter: the compute slope
+#: ``beta`` mixes at about 0.08 effective draws per draw (docs/benchmarks.md).
+DEFAULT_DRAWS = 2000
+DEFAULT_TUNE = 1000
+
+#: Layout of the results file. 2 (0.5.0): a ``posterior_predictive`` group and the model
+#: written once (bayes_scaling.measurement). Files of another layout ask for a refit.
+RESULTS_VERSION = 2
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")
@@ -233,7 +241,7 @@ class FitResults:
             ``models``: list of dicts (model, family, z), ``observations``: list of dicts
             (model, benchmark, observed, predictive median, tail probability).
         """
-        from bayes_scaling.diagnostics import find_outliers
+        from bayes_scaling.outliers import find_outliers
 
         return find_outliers(self, threshold=threshold, tail=tail)
 
@@ -272,233 +280,12 @@ class FitResults:
         capability: xr.DataArray,
         columns: Sequence[str],
         rng: np.random.Generator,
-        *,
-        noise: bool = True,
-        deviation: bool | None = None,
-        scores: xr.DataArray | None = None,
-        families: Sequence[str] | None = None,
+        **kwargs: Any,
     ) -> xr.DataArray:
-        """Scores implied by capability draws, on the [0, 1] scale of each column.
+        """Scores implied by capability draws; see :func:`bayes_scaling.predictive.predictive_draws`."""
+        from bayes_scaling.predictive import predictive_draws
 
-        Parameters
-        ----------
-        capability : xarray.DataArray
-            Draws over (``sample``, ``model``, ``capability``), ``sample`` aligned with
-            :meth:`draws` (general axis centred, as in the posterior).
-        columns : sequence of str
-            Benchmarks and/or targets of the fit.
-        rng : numpy.random.Generator
-            Source of measurement noise (only used when ``noise``).
-        noise : bool
-            Include measurement noise (posterior predictive) or return the expected score.
-        deviation : bool, optional
-            Add one draw of each downstream target's own per-model logit deviation
-            (``target_spread``); default: as ``noise``. A model without a score on a
-            benchmark that a target reads a residual from also gets a draw of that
-            residual (else zero).
-        scores : xarray.DataArray, optional
-            Observed benchmark scores (``model``, ``benchmark``) of the capability draws'
-            models, whose residuals downstream targets read; default: the fit's data
-            (NaN for a model it does not hold).
-        families : sequence of str, optional
-            Family of each model of ``capability``; default: the fit's data (a model it
-            does not hold counts as a new family). A target's offset for a family of the
-            fit is its posterior draw; a new family gets a fresh draw (with ``deviation``).
-
-        Returns
-        -------
-        xarray.DataArray
-            Dims (``sample``, ``model``, ``column``).
-        """
-        params = self._column_params(columns)
-        # Positional arithmetic: ``sample`` coords of the caller's draws may be a subset
-        # or a relabelling of this fit's, and xarray would align them by label.
-        centre = self.draws("S").mean("model").transpose("sample", "capability").to_numpy()
-        cap = capability.transpose("sample", "model", "capability").to_numpy() - centre[:, None, :]
-        eta = params["intercept"][:, None, :] + np.einsum("smk,sck->smc", cap, params["weights"])
-        deviate = noise if deviation is None else deviation
-        if params["residual_weights"].any():
-            models = [str(m) for m in capability["model"].to_numpy()]
-            resid = self._benchmark_residuals(cap, models, scores, rng if deviate else None)
-            eta = eta + np.einsum("smj,scj->smc", resid, params["residual_weights"])
-        if "target_family_deviation" in self.posterior and params["spread"].any():
-            eta = eta + self._family_offsets(capability, columns, families, rng, deviate)
-        if deviate and params["spread"].any():
-            # A target's own deviation for a model (zero for benchmarks): a fresh draw,
-            # as for a model the fit has not seen.
-            eta = eta + rng.normal(size=eta.shape) * params["spread"][:, None, :]
-        lo = params["floor"][:, None, :]
-        p = lo + (params["ceiling"] - lo) / (1 + np.exp(-eta))
-        if noise:
-            phi = np.maximum(1.0 / (2.0 * params["noise"][:, None, :]) ** 2 - 1.0, 1.0)
-            # Sample on the expected-score scale: Beta noise, then binomial sampling
-            # for count columns (beta-binomial); binomial specs skip the Beta step.
-            pp = np.clip(p, EPS, 1 - EPS)
-            if self.spec.measurement == "binomial":
-                lat = np.where(
-                    np.isfinite(params["n_items"]), pp, rng.beta(pp * phi, (1 - pp) * phi)
-                )
-            else:
-                lat = rng.beta(pp * phi, (1 - pp) * phi)
-            n = params["n_items"]
-            counted = np.isfinite(n)
-            if counted.any():
-                n_int = np.where(counted, n, 1).astype(np.int64)
-                draws = rng.binomial(np.broadcast_to(n_int, lat.shape), lat) / n_int
-                lat = np.where(counted, draws, lat)
-            p = lat
-        return xr.DataArray(
-            p,
-            dims=("sample", "model", "column"),
-            coords={"model": capability["model"].to_numpy(), "column": list(columns)},
-        )
-
-    def _family_offsets(
-        self,
-        capability: xr.DataArray,
-        columns: Sequence[str],
-        families: Sequence[str] | None,
-        rng: np.random.Generator,
-        fresh: bool,
-    ) -> np.ndarray:
-        """Targets' family offsets (sample, model, column); zero for benchmarks."""
-        models = [str(m) for m in capability["model"].to_numpy()]
-        if families is None:
-            fam_of = dict(
-                zip(
-                    map(str, self.data["model"].to_numpy()),
-                    map(str, self.data["family"].to_numpy()),
-                    strict=True,
-                )
-            )
-            families = [fam_of.get(m, "") for m in models]
-        dev = self.draws("target_family_deviation")
-        known = [str(f) for f in dev["family"].to_numpy()]
-        targets = [str(t) for t in dev["target"].to_numpy()]
-        n_s = dev.sizes["sample"]
-        out = np.zeros((n_s, len(models), len(columns)))
-        for c_i, c in enumerate(columns):
-            if c not in targets:
-                continue
-            d = dev.sel(target=c).transpose("sample", "family").to_numpy()
-            sd = self.draws("target_family_spread").sel(target=c).to_numpy()
-            for m_i, f in enumerate(families):
-                if f in known:
-                    out[:, m_i, c_i] = d[:, known.index(f)]
-                elif fresh:
-                    out[:, m_i, c_i] = rng.normal(size=n_s) * sd
-        return out
-
-    def _benchmark_residuals(
-        self,
-        cap: np.ndarray,
-        models: Sequence[str],
-        scores: xr.DataArray | None,
-        rng: np.random.Generator | None,
-    ) -> np.ndarray:
-        """Residual logits (sample, model, benchmark) of centred capability draws ``cap``.
-
-        As in the graph (:func:`bayes_scaling.model.build_model`): the logit of a score's
-        place in its range minus the capabilities' prediction, both squeezed by
-        ``RESID_EPS``. Missing scores get zero, or with ``rng`` a draw from the spread of
-        the fit's own residuals on that benchmark.
-        """
-        b = self.draws("b").transpose("sample", "benchmark").to_numpy()
-        lam = self.draws("loadings").transpose("sample", "benchmark", "capability").to_numpy()
-        bench = [str(c) for c in self.draws("b")["benchmark"].to_numpy()]
-        data = self.data.transpose("model", "benchmark").sel(benchmark=bench)
-        floor = data["floor"].to_numpy().astype(float)
-        span = data["ceiling"].to_numpy().astype(float) - floor
-
-        def resid(c: np.ndarray, y: np.ndarray) -> np.ndarray:
-            eta = b[:, None, :] + np.einsum("smk,sjk->smj", c, lam)
-            return benchmark_residual((y - floor) / span, eta)
-
-        if scores is None:
-            fit_models = [str(m) for m in data["model"].to_numpy()]
-            y = np.full((len(models), len(bench)), np.nan)
-            for i, m in enumerate(models):
-                if m in fit_models:
-                    y[i] = data["score"].sel(model=m).to_numpy()
-        else:
-            y = scores.transpose("model", "benchmark").reindex(model=list(models), benchmark=bench)
-            y = y.to_numpy().astype(float)
-        missing = ~np.isfinite(y)
-        out = resid(cap, np.where(missing, floor, y))
-        if rng is None:
-            return np.where(missing[None], 0.0, out)
-        # The spread of residuals over the fit's own scores, per draw and benchmark.
-        s_fit = self.draws("S").transpose("sample", "model", "capability").to_numpy()
-        s_fit = s_fit - s_fit.mean(axis=1, keepdims=True)
-        y_fit = data["score"].to_numpy().astype(float)
-        seen = np.isfinite(y_fit)
-        r_fit = resid(s_fit, np.where(seen, y_fit, floor))
-        rms = np.sqrt((np.where(seen[None], r_fit, 0.0) ** 2).sum(1) / np.maximum(seen.sum(0), 1))
-        fresh = rng.normal(size=out.shape) * rms[:, None, :]
-        return np.where(missing[None], fresh, out)
-
-    def _column_params(self, columns: Sequence[str]) -> dict[str, np.ndarray]:
-        post_b = self.draws("b")
-        bench = list(post_b["benchmark"].to_numpy())
-        targets = (
-            list(self.posterior["target"].to_numpy()) if "target" in self.posterior.dims else []
-        )
-        data = self.data
-        tdata = self.targets
-        inter, weights, noise, floor, ceiling, n_items = [], [], [], [], [], []
-        spread, resid_w = [], []
-        n_s = post_b.sizes["sample"]
-        has_resid = "target_residual_weights" in self.posterior
-        for c in columns:
-            if c in targets and has_resid:
-                resid_w.append(
-                    self.draws("target_residual_weights")
-                    .sel(target=c)
-                    .transpose("sample", "benchmark")
-                    .sel(benchmark=bench)
-                    .to_numpy()
-                )
-            else:
-                resid_w.append(np.zeros((n_s, len(bench))))
-            if c in bench:
-                inter.append(post_b.sel(benchmark=c).to_numpy())
-                weights.append(self.draws("loadings").sel(benchmark=c).to_numpy())
-                noise.append(self.draws("noise").sel(benchmark=c).to_numpy())
-                spread.append(np.zeros(post_b.sizes["sample"]))
-                row = data.sel(benchmark=c)
-            elif c in targets:
-                inter.append(self.draws("target_intercept").sel(target=c).to_numpy())
-                weights.append(self.draws("target_weights").sel(target=c).to_numpy())
-                noise.append(self.draws("target_noise").sel(target=c).to_numpy())
-                spread.append(
-                    self.draws("target_spread").sel(target=c).to_numpy()
-                    if "target_spread" in self.posterior
-                    else np.zeros(post_b.sizes["sample"])
-                )
-                row = tdata.sel(benchmark=c)  # type: ignore[union-attr]
-            else:
-                raise BayesScalingError(
-                    f"column {c!r} is neither a benchmark nor a target of this fit"
-                )
-            lo, hi = float(row["floor"]), float(row["ceiling"])
-            if c in targets and "target_floor" in self.posterior:
-                share = self.draws("target_floor").sel(target=c).to_numpy()
-                floor.append(lo + (hi - lo) * share)
-            else:
-                floor.append(np.full(n_s, lo))
-            ceiling.append(hi)
-            n = float(row["n_items"]) if "n_items" in row.coords else np.nan
-            n_items.append(n)
-        return {
-            "intercept": np.stack(inter, axis=-1),
-            "weights": np.stack(weights, axis=1),
-            "noise": np.stack(noise, axis=-1),
-            "spread": np.stack(spread, axis=-1),
-            "residual_weights": np.stack(resid_w, axis=1),
-            "floor": np.stack(floor, axis=-1),
-            "ceiling": np.asarray(ceiling),
-            "n_items": np.asarray(n_items),
-        }
+        return predictive_draws(self, capability, columns, rng, **kwargs)
 
     def capability_from_compute(
         self,
@@ -507,55 +294,15 @@ class FitResults:
         rng: np.random.Generator,
         names: Sequence[str] | None = None,
     ) -> xr.DataArray:
-        """Capability draws of (possibly unreleased) models from family and compute alone.
+        """Capability draws from family and compute; see :func:`bayes_scaling.predictive.capability_from_compute`."""
+        from bayes_scaling.predictive import capability_from_compute
 
-        A family of the fit uses its own posterior effect; an unseen family draws its
-        effect from the population ``Normal(0, tau)``, which widens the interval honestly.
+        return capability_from_compute(self, family, log10_flops, rng, names)
 
-        Returns
-        -------
-        xarray.DataArray
-            Dims (``sample``, ``model``, ``capability``), general axis centred as in the
-            posterior.
-        """
-        alpha = self.draws("alpha")
-        tau = self.draws("tau").to_numpy()
-        n_s = alpha.sizes["sample"]
-        k = alpha.sizes["capability"]
-        fams = list(alpha["family"].to_numpy())
-        sigma = self.draws("sigma").to_numpy() if "sigma" in self.posterior else np.zeros(n_s)
-        slope = self.draws("slope") if "slope" in self.posterior else None
-        out = np.empty((n_s, len(family), k))
-        for i, (f, lf) in enumerate(zip(family, log10_flops, strict=True)):
-            if f in fams:
-                a = alpha.sel(family=f).to_numpy()
-                sl = slope.sel(family=f).to_numpy() if slope is not None else 1.0
-            else:
-                a = rng.normal(size=(n_s, k)) * tau
-                if slope is not None:
-                    tau_s = self.draws("tau_slope").to_numpy()
-                    sl = 1.0 + rng.normal(size=n_s) * tau_s
-                else:
-                    sl = 1.0
-            if "resid_sd" in self.posterior:
-                resid_sd = self.draws("resid_sd").transpose("sample", "capability").to_numpy()
-            else:
-                resid_sd = np.concatenate([sigma[:, None], np.ones((n_s, k - 1))], axis=1)
-            if self.spec.compute_only:
-                resid_sd = np.zeros((n_s, k))
-            cap = a + resid_sd * rng.normal(size=(n_s, k))
-            cap[:, 0] += sl * (float(lf) - self.x_mean)
-            out[:, i, :] = cap
-        labels = (
-            list(names)
-            if names is not None
-            else [f"{f}@{lf:.2f}" for f, lf in zip(family, log10_flops, strict=True)]
-        )
-        return xr.DataArray(
-            out,
-            dims=("sample", "model", "capability"),
-            coords={"model": labels, "capability": alpha["capability"].to_numpy()},
-        )
+    def _column_params(self, columns: Sequence[str]) -> dict[str, np.ndarray]:
+        from bayes_scaling.predictive import column_params
+
+        return column_params(self, columns)
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
@@ -603,7 +350,8 @@ class FitResults:
         if hashlib.sha256(str(attrs["spec"]).encode()).hexdigest() != attrs.get("spec_hash"):
             raise ResultsFileError(f"{path}: spec hash mismatch; the stored spec was altered")
         file_spec = spec_from_dict(json.loads(attrs["spec"]), source=str(path))
-        if file_spec.hash() != attrs.get("spec_hash"):
+        layout = int(attrs.get("results_version", 1))
+        if file_spec.hash() != attrs.get("spec_hash") or layout != RESULTS_VERSION:
             # Intact, but this version reads the spec differently (new prior fields or
             # defaults): its model is not the one that made the posterior.
             raise ResultsFileError(
@@ -701,8 +449,8 @@ class CapabilityModel:
         data: xr.Dataset,
         targets: xr.Dataset | None = None,
         *,
-        draws: int = 1000,
-        tune: int = 1000,
+        draws: int = DEFAULT_DRAWS,
+        tune: int = DEFAULT_TUNE,
         chains: int = 4,
         cores: int | None = None,
         sampler: Sampler = "nutpie",
@@ -807,6 +555,14 @@ class CapabilityModel:
             **vi,
         )
         fit = FitResults(tree=tree, spec=self.spec)
+        if sampler not in APPROXIMATE or draws > 1:
+            # Replicated scores of every observation, for ArviZ's predictive checks
+            # (az.plot_ppc_*, az.loo_pit) on the results file.
+            from bayes_scaling.predictive import posterior_predictive
+
+            fit.tree["posterior_predictive"] = xr.DataTree(
+                posterior_predictive(fit, np.random.default_rng([seed, 1]))
+            )
         if warn:
             fit.diagnostics.warn()
         return fit
@@ -917,6 +673,7 @@ def _assemble(
             "spec_name": spec.name,
             "spec_hash": spec.hash(),
             "bayes_scaling_version": __version__,
+            "results_version": RESULTS_VERSION,
             "anchors": json.dumps(list(inputs.anchors)),
             "scale_anchor": inputs.scale_anchor,
             "x_mean": inputs.x_mean,

@@ -39,11 +39,16 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from bayes_scaling.capability_prior import capability_prior
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.measurement import (
+    expected_score,
+    linear_predictor,
+    observe,
+    precision,
+)
 from bayes_scaling.specs import ModelSpec
 
-#: Continuous scores are squeezed into (EPS, 1 - EPS) so that exact 0 and 1 stay finite.
-EPS = 1e-3
 #: Benchmark residuals that predict downstream targets are logits of scores squeezed into
 #: (RESID_EPS, 1 - RESID_EPS) of their range: a score at chance has no informative logit.
 RESID_EPS = 0.02
@@ -387,8 +392,6 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
     k = inputs.capabilities
     n_bench = len(inputs.benchmarks)
     n_fam = len(inputs.families)
-    has = inputs.has_compute
-    x = np.where(has, inputs.x, 0.0)
     fi = inputs.family_index
     coords = inputs.coords()
     is_count = inputs.is_count
@@ -434,32 +437,36 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             z_alpha = pt.zeros((k, 1))
         a_u = (z_alpha * tau_u[:, None]).T
         pm.Deterministic("alpha", a_u * to_decades[None, :], dims=("family", "capability"))
-        slope = pt.ones(())
+        slope = None
+        tau_slope = None
         if spec.family_slopes:
             tau_slope = pm.HalfNormal("tau_slope", pri.tau_slope_sd)
             z_slope = pm.ZeroSumNormal("z_slope", 1.0, dims="family") if n_fam > 1 else pt.zeros(1)
-            family_slope = pm.Deterministic("slope", 1.0 + tau_slope * z_slope, dims="family")
-            slope = family_slope[fi]
-        trend = pt.zeros((len(inputs.models), k))
-        trend = pt.set_subtensor(trend[:, 0], beta * slope * x)
+            slope = pm.Deterministic("slope", 1.0 + tau_slope * z_slope, dims="family")
         if spec.compute_only:
-            u = a_u[fi] + trend
-            g, spec_caps = u[:, 0], u[:, 1:]
+            resid_u = pt.zeros(k)
         else:
             sigma_g = pm.HalfNormal("sigma_general", pri.sigma_sd * to_g)
             pm.Deterministic("sigma", sigma_g / beta)
             spec_sd = pt.sqrt(1.0 - share) if k > 1 else pt.ones(0)
             resid_u = pt.concatenate([sigma_g[None], spec_sd])
             pm.Deterministic("resid_sd", resid_u * to_decades, dims="capability")
-            # Models without compute: the population marginal (a new family at an
-            # unknown compute), so they are placed by their benchmarks alone.
-            marginal_u = pt.sqrt(
-                resid_u**2
-                + tau_u**2
-                + pt.concatenate([(beta * inputs.x_sd) ** 2 * pt.ones(1), pt.zeros(k - 1)])
-            )
-            loc = pt.where(has[:, None], a_u[fi] + trend, 0.0)
-            scale = pt.where(has[:, None], resid_u[None, :], marginal_u[None, :])
+        # In sampling units: the general axis rises beta logits per decade.
+        loc, scale = capability_prior(
+            x=inputs.x,
+            family_index=fi,
+            alpha=a_u,
+            tau=tau_u,
+            resid_sd=resid_u,
+            x_sd=inputs.x_sd,
+            slope=slope,
+            tau_slope=tau_slope,
+            per_decade=beta,
+            capabilities=k,
+        )
+        if spec.compute_only:
+            g, spec_caps = loc[:, 0], loc[:, 1:]
+        else:
             g = pm.Normal("g", loc[:, 0], scale[:, 0], dims="model")
             spec_caps = pt.zeros((len(inputs.models), 0))
             if k > 1:
@@ -587,13 +594,11 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # over the full table and one flat index cost a fraction of that.
         mi, ci = inputs.obs_model, inputs.obs_column
         n_models, n_cols = len(inputs.models), len(inputs.columns)
-        g_c = g - g.mean()
-        eta_mat = intercepts[None, :] + g_c[:, None] * gen_w[None, :]
-        if k > 1:
-            s_c = spec_caps - spec_caps.mean(axis=0, keepdims=True)
-            # Broadcast and sum, not pt.dot: a BLAS product's last bits depend on how many
-            # threads BLAS runs (dask workers run one), and a fit must not.
-            eta_mat = eta_mat + (s_c[:, None, :] * spec_w[None, :, :]).sum(axis=-1)
+        caps_u = pt.concatenate([g[:, None], spec_caps], axis=1) if k > 1 else g[:, None]
+        weights_u = pt.concatenate([gen_w[:, None], spec_w], axis=1) if k > 1 else gen_w[:, None]
+        eta_mat = linear_predictor(
+            intercepts, weights_u, caps_u - caps_u.mean(axis=0, keepdims=True)
+        )
         n_bench_cols = len(inputs.benchmarks)
         is_target = ci >= n_bench_cols
         if inputs.targets and is_target.any():
@@ -625,10 +630,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             eta_mat = pt.concatenate([eta_mat[:, :n_bench_cols], eta_t], axis=1)
         eta_flat = eta_mat.ravel()
         flat = mi * n_cols + ci
-        # noise is the sd at p = 0.5 beyond sampling: rho = (2 * noise)^2 is the
-        # beta-binomial's intra-class correlation, phi = 1 / rho - 1 its precision.
-        # The prior lets noise exceed 0.5 (phi < 0, an impossible Beta): floor phi at 1.
-        phi_col = pt.maximum(1.0 / (2.0 * noises) ** 2 - 1.0, 1.0)
+        phi_col = precision(noises)
 
         # Benchmarks' floors are data; targets' are learnt (a share of the declared range).
         floor_col = inputs.floor
@@ -637,37 +639,18 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             t_span = inputs.ceiling[n_bench_cols:] - t_lo
             floor_col = pt.concatenate([inputs.floor[:n_bench_cols], t_lo + t_span * t_floor])
 
-        def _mean(sel: np.ndarray) -> pt.TensorVariable:
-            lo, hi = floor_col[ci[sel]], inputs.ceiling[ci[sel]]
-            # Clipped so that (1 - p) * phi stays positive in float64 when eta is large
-            # (prior predictive draws reach that corner).
-            return pt.clip(lo + (hi - lo) * pm.math.sigmoid(eta_flat[flat[sel]]), 1e-9, 1 - 1e-9)
-
-        if is_count.any():
-            n = inputs.n_items[ci][is_count].astype(np.int64)
-            counts = np.clip(np.round(inputs.y[is_count] * n), 0, n).astype(np.int64)
-            pc = _mean(is_count)
-            if spec.measurement == "binomial":
-                pm.Binomial("y_count", n=n, p=pc, observed=counts, dims="obs_count")
-            else:
-                phi_c = phi_col[ci[is_count]]
-                pm.BetaBinomial(
-                    "y_count",
-                    alpha=pc * phi_c,
-                    beta=(1 - pc) * phi_c,
-                    n=n,
-                    observed=counts,
-                    dims="obs_count",
+        for counted, name in ((True, "y_count"), (False, "y_cont")):
+            sel = is_count == counted
+            if sel.any():
+                p_sel = expected_score(eta_flat[flat[sel]], floor_col[ci[sel]], inputs.ceiling[ci[sel]])
+                observe(
+                    name,
+                    counted,
+                    spec.measurement,
+                    p_sel,
+                    phi_col[ci[sel]],
+                    inputs.y[sel],
+                    inputs.n_items[ci[sel]],
+                    dims="obs_count" if counted else "obs_cont",
                 )
-        if (~is_count).any():
-            yc = np.clip(inputs.y[~is_count], EPS, 1 - EPS)
-            pcont = _mean(~is_count)
-            phi_k = phi_col[ci[~is_count]]
-            pm.Beta(
-                "y_cont",
-                alpha=pcont * phi_k,
-                beta=(1 - pcont) * phi_k,
-                observed=yc,
-                dims="obs_cont",
-            )
     return model

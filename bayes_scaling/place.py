@@ -41,13 +41,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import betaln, digamma, expit, gammaln, logsumexp, polygamma
+from scipy.special import logsumexp
 
+from bayes_scaling.capability_prior import capability_prior
 from bayes_scaling.data import read_table
-from bayes_scaling.diagnostics import _subset
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import FitResults
-from bayes_scaling.model import EPS
+from bayes_scaling.measurement import linear_predictor, log_density_eta, precision
+from bayes_scaling.outliers import _subset
 
 #: Posterior draws of the run used by default (thinned evenly when the run has more).
 DEFAULT_DRAWS = 1000
@@ -62,8 +63,6 @@ _DEFENSIVE = 0.1
 #: Degrees of freedom and scale inflation of the Student-t proposal around each mode.
 _T_DF = 5.0
 _INFLATE = 1.2
-#: The model clips expected scores to this open interval.
-_P_CLIP = 1e-9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,7 +243,7 @@ class _Run:
     x_sd: float
     x_range: tuple[float, float]
     models: frozenset[str]
-    binomial: bool
+    measurement: str
     compute_only: bool
 
 
@@ -262,17 +261,7 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
     s_pick = s_all[pick]
     noise = arr("noise", "benchmark")
     tau = arr("tau", "capability")
-    if "resid_sd" in post:
-        resid = arr("resid_sd", "capability")
-    elif "sigma" in post:
-        sigma = post["sigma"].to_numpy()[pick].astype(float)
-        resid = np.concatenate(
-            [sigma[:, None], np.sqrt(np.clip(1.0 - tau[:, 1:] ** 2, 0.0, None))], axis=1
-        )
-    else:
-        resid = np.zeros_like(tau)
-    if fit.spec.compute_only:
-        resid = np.zeros_like(tau)
+    resid = np.zeros_like(tau) if fit.spec.compute_only else arr("resid_sd", "capability")
     data = fit.data
     benchmarks = [str(b) for b in post["benchmark"].to_numpy()]
 
@@ -288,7 +277,7 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
         families=[str(f) for f in post["family"].to_numpy()],
         b=arr("b", "benchmark"),
         loadings=arr("loadings", "benchmark", "capability"),
-        phi=np.maximum(1.0 / (2.0 * noise) ** 2 - 1.0, 1.0),
+        phi=precision(noise),
         centre=s_pick.mean(axis=1),
         alpha=arr("alpha", "family", "capability"),
         tau=tau,
@@ -306,7 +295,7 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
         x_sd=float(fit.tree.attrs.get("x_sd", np.nanstd(logf) if logf.size else 1.0)),
         x_range=(float(logf.min()), float(logf.max())) if logf.size else (np.nan, np.nan),
         models=frozenset(str(m) for m in post["model"].to_numpy()),
-        binomial=fit.spec.measurement == "binomial",
+        measurement=fit.spec.measurement,
         compute_only=fit.spec.compute_only,
     )
 
@@ -320,61 +309,27 @@ class _Obs:
     index: np.ndarray  # (J_obs,) into the run's benchmarks
     score: np.ndarray  # (J_obs,) on [0, 1]
     counted: np.ndarray  # (J_obs,) bool
-    n: np.ndarray  # (J_obs,) item counts (1 where continuous)
-    y: np.ndarray  # (J_obs,) counts, or clipped continuous scores
+    n_items: np.ndarray  # (J_obs,) item counts, NaN where continuous
     floor: np.ndarray
     ceiling: np.ndarray
 
 
 def _loglik(
-    eta: np.ndarray, obs: _Obs, phi: np.ndarray, binomial: bool, derivs: bool = False
+    eta: np.ndarray, obs: _Obs, phi: np.ndarray, measurement: str, derivs: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Log-likelihood summed over observed columns, and per-column d/d eta and information.
+    """Log-likelihood summed over observed columns, and per-column d/d eta and curvature.
 
-    ``eta`` has the columns last; ``phi`` broadcasts against it. Constants that depend on
-    neither the capabilities nor the run's parameters are dropped.
+    The measurement layer's own density and its derivatives by automatic differentiation
+    (:func:`bayes_scaling.measurement.log_density_eta`). ``eta`` has the columns last;
+    ``phi`` broadcasts against it. The curvature is the observed information
+    ``-d^2/d eta^2``, floored at zero so that a Newton step never climbs down.
     """
-    sig = expit(eta)
-    width = obs.ceiling - obs.floor
-    p = np.clip(obs.floor + width * sig, _P_CLIP, 1 - _P_CLIP)
-    phi = np.broadcast_to(phi, eta.shape)
-    a = p * phi
-    bb = (1.0 - p) * phi
-    ll = np.zeros(eta.shape)
-    dldp = np.zeros(eta.shape) if derivs else None
-    info_p = np.zeros(eta.shape) if derivs else None
-    c = obs.counted
-    y, n = obs.y, obs.n
-    if c.any():
-        if binomial:
-            ll[..., c] = y[c] * np.log(p[..., c]) + (n[c] - y[c]) * np.log1p(-p[..., c])
-            if derivs:
-                dldp[..., c] = y[c] / p[..., c] - (n[c] - y[c]) / (1 - p[..., c])
-                info_p[..., c] = n[c] / (p[..., c] * (1 - p[..., c]))
-        else:
-            ac, bc = a[..., c], bb[..., c]
-            ll[..., c] = betaln(y[c] + ac, n[c] - y[c] + bc) - betaln(ac, bc)
-            if derivs:
-                pc, phc = p[..., c], phi[..., c]
-                dldp[..., c] = phc * (
-                    digamma(y[c] + ac) - digamma(n[c] - y[c] + bc) - digamma(ac) + digamma(bc)
-                )
-                rho = 1.0 / (phc + 1.0)
-                info_p[..., c] = n[c] / (pc * (1 - pc) * (1 + (n[c] - 1) * rho))
-    u = ~c
-    if u.any():
-        au, bu = a[..., u], bb[..., u]
-        ly, l1y = np.log(y[u]), np.log1p(-y[u])
-        ll[..., u] = (au - 1) * ly + (bu - 1) * l1y - betaln(au, bu)
-        if derivs:
-            phu = phi[..., u]
-            dldp[..., u] = phu * (ly - l1y - digamma(au) + digamma(bu))
-            info_p[..., u] = phu**2 * (polygamma(1, au) + polygamma(1, bu))
-    total = ll.sum(axis=-1)
+    ll, d1, d2 = log_density_eta(
+        obs.score, obs.n_items, eta, obs.floor, obs.ceiling, phi, measurement
+    )
     if not derivs:
-        return total, None, None
-    dpde = width * sig * (1 - sig)
-    return total, dldp * dpde, info_p * dpde**2
+        return ll.sum(axis=-1), None, None
+    return ll.sum(axis=-1), d1, np.maximum(-d2, 0.0)
 
 
 def _eta(run: _Run, obs: _Obs, s: np.ndarray) -> np.ndarray:
@@ -389,7 +344,7 @@ def _eta(run: _Run, obs: _Obs, s: np.ndarray) -> np.ndarray:
     b = run.b[:, obs.index].reshape((n_s, *extra, len(obs.index)))
     lam = run.loadings[:, obs.index, :]
     lam = lam.reshape((n_s, *extra, *lam.shape[1:]))
-    return b + np.einsum("...k,...jk->...j", centred, lam)
+    return linear_predictor(b, lam, centred)
 
 
 def _log_normal(s: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -406,8 +361,8 @@ def _log_t(s: np.ndarray, loc: np.ndarray, chol: np.ndarray, df: float) -> np.nd
     maha = (z**2).sum(axis=-1)
     logdet = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)[:, None]
     return (
-        gammaln((df + k) / 2)
-        - gammaln(df / 2)
+        math.lgamma((df + k) / 2)
+        - math.lgamma(df / 2)
         - 0.5 * k * np.log(df * np.pi)
         - logdet
         - 0.5 * (df + k) * np.log1p(maha / df)
@@ -421,13 +376,13 @@ def _mode(run: _Run, obs: _Obs, mu: np.ndarray, sd: np.ndarray) -> tuple[np.ndar
     prec = 1.0 / sd**2
 
     def logpost(s: np.ndarray) -> np.ndarray:
-        return _loglik(_eta(run, obs, s), obs, phi, run.binomial)[0] + _log_normal(s, mu, sd)
+        return _loglik(_eta(run, obs, s), obs, phi, run.measurement)[0] + _log_normal(s, mu, sd)
 
     s = mu.copy()
     current = logpost(s)
     eye = np.eye(mu.shape[1])
     for _ in range(50):
-        _, dlde, info = _loglik(_eta(run, obs, s), obs, phi, run.binomial, derivs=True)
+        _, dlde, info = _loglik(_eta(run, obs, s), obs, phi, run.measurement, derivs=True)
         grad = np.einsum("sj,sjk->sk", dlde, lam) - (s - mu) * prec
         hess = np.einsum("sj,sjk,sjl->skl", info, lam, lam) + eye * prec[:, None, :]
         step = np.linalg.solve(hess, grad[..., None])[..., 0]
@@ -445,7 +400,7 @@ def _mode(run: _Run, obs: _Obs, mu: np.ndarray, sd: np.ndarray) -> tuple[np.ndar
             t = np.where(moved, t, t / 2)
         if np.max(np.abs(t[:, None] * step)) < 1e-4:
             break
-    _, _, info = _loglik(_eta(run, obs, s), obs, phi, run.binomial, derivs=True)
+    _, _, info = _loglik(_eta(run, obs, s), obs, phi, run.measurement, derivs=True)
     hess = np.einsum("sj,sjk,sjl->skl", info, lam, lam) + eye * prec[:, None, :]
     return s, hess
 
@@ -580,49 +535,39 @@ def _observations(run: _Run, row: xr.Dataset, name: str) -> _Obs:
     )
     counted = np.isfinite(run_n)
     # A count keeps the run's likelihood; its size is what the new model was scored on.
-    n = np.where(counted, np.where(np.isfinite(new_n), new_n, run_n), 1.0)
-    y = np.where(
-        counted,
-        np.clip(np.round(values * n), 0, n),
-        np.clip(values, EPS, 1 - EPS),
-    )
+    n_items = np.where(counted, np.where(np.isfinite(new_n), new_n, run_n), np.nan)
     return _Obs(
         columns=cols,
         index=index,
         score=values,
         counted=counted,
-        n=n,
-        y=y,
+        n_items=n_items,
         floor=run.floor[index],
         ceiling=run.ceiling[index],
     )
 
 
 def _prior(run: _Run, family: str, x: float | None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Per-draw prior mean and sd of the new model's capabilities, and whether it is exact."""
-    n_s, k = run.tau.shape
-    mu = np.zeros((n_s, k))
-    if x is None:
-        if run.compute_only:
-            raise BayesScalingError(
-                "the run is a compute-only law: a model without training compute cannot be "
-                "placed in it"
-            )
-        # The population marginal the model gives a model without compute.
-        extra = np.zeros(k)
-        extra[0] = run.x_sd**2
-        return mu, np.sqrt(run.resid**2 + run.tau**2 + extra), False
-    if family in run.families:
-        f = run.families.index(family)
-        mu = run.alpha[:, f, :].copy()
-        mu[:, 0] += (run.slope[:, f] if run.slope is not None else 1.0) * x
-        sd = run.resid.copy()
-    else:
-        mu[:, 0] = x
-        var = run.resid**2 + run.tau**2
-        if run.tau_slope is not None:
-            var[:, 0] += (x * run.tau_slope) ** 2
-        sd = np.sqrt(var)
+    """Per-draw prior mean and sd of the new model's capabilities, and whether it is exact.
+
+    The model's own prior (:func:`bayes_scaling.capability_prior.capability_prior`).
+    """
+    if x is None and run.compute_only:
+        raise BayesScalingError(
+            "the run is a compute-only law: a model without training compute cannot be "
+            "placed in it"
+        )
+    loc, scale = capability_prior(
+        x=np.array([np.nan if x is None else x]),
+        family_index=np.array([run.families.index(family) if family in run.families else -1]),
+        alpha=run.alpha,
+        tau=run.tau,
+        resid_sd=run.resid,
+        x_sd=run.x_sd,
+        slope=run.slope,
+        tau_slope=run.tau_slope,
+    )
+    mu, sd = loc[:, 0, :], scale[:, 0, :]
     exact = bool(np.all(sd == 0))
     return mu, np.where(sd > 0, sd, 1e-12), exact
 
@@ -654,7 +599,7 @@ def _place_one(
     if exact:
         # Compute-only law, family in the run: the capabilities are its line exactly.
         s_draws = mu[:, None, :]
-        logw = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.binomial)[0]
+        logw = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.measurement)[0]
     else:
         mode, hess = _mode(run, obs, mu, sd)
         cov = np.linalg.inv(hess) * _INFLATE**2
@@ -671,7 +616,7 @@ def _place_one(
             np.log1p(-n_prior / proposals) + _log_t(s_draws, mode, chol, _T_DF),
             np.log(n_prior / proposals) + log_prior,
         )
-        ll = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.binomial)[0]
+        ll = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.measurement)[0]
         logw = log_prior + ll - log_q
 
     # Per draw: marginal likelihood of the new model (re-weights the run's draws) and the

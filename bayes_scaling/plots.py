@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bayes_scaling.diagnostics import RHAT_MAX
+from bayes_scaling.measurement import expected_score, linear_predictor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -533,61 +534,79 @@ def rhat_plot(
     fit: FitResults,
     n: int = 4,
     threshold: float | None = RHAT_MAX,
-    bins: int = 20,
 ) -> Figure | None:
-    """Trace and rank plots of the worst-R-hat parameters, or None if all converged.
+    """ArviZ rank plots of the worst-R-hat parameters, or None if all converged.
 
-    Left: each chain's trace; right: each chain's histogram of ranks over the pooled
-    draws. Well-mixed chains give overlapping traces and flat rank histograms near
-    the dashed uniform line; a chain stuck elsewhere shows up as a skewed histogram.
+    ``az.plot_rank`` (arviz-plots): each chain's fractional ranks over the pooled draws as
+    an ECDF difference with a simultaneous envelope; well-mixed chains stay inside it, a
+    chain stuck elsewhere leaves it.
 
     Parameters
     ----------
     fit : FitResults
         A fitted model.
     n : int
-        At most this many parameters (rows).
+        At most this many parameters.
     threshold : float or None
         Only parameters with R-hat above it; ``None`` plots the ``n`` worst regardless.
-    bins : int
-        Rank histogram bins.
 
     Returns
     -------
     matplotlib.figure.Figure or None
-        Two axes per parameter; None when no parameter exceeds ``threshold``.
+        One panel per parameter; None when no parameter exceeds ``threshold``.
 
     Examples
     --------
     >>> fig = rhat_plot(fit, n=2, threshold=None)  # doctest: +SKIP
-    >>> len(fig.axes)  # doctest: +SKIP
-    4
     """
-    from scipy.stats import rankdata
+    import arviz as az
 
     worst = worst_rhat(fit, n)
     if threshold is not None:
         worst = [w for w in worst if w[1] > threshold]
     if not worst:
         return None
-    fig = _figure(9.0, 1.9 * len(worst) + 0.6)
-    axes = fig.subplots(len(worst), 2, squeeze=False, width_ratios=[2.2, 1])
-    for (label, r, values), (ax_t, ax_r) in zip(worst, axes, strict=True):
-        n_chain, n_draw = values.shape
-        ranks = rankdata(values.ravel()).reshape(values.shape)
-        edges = np.linspace(0.5, values.size + 0.5, bins + 1)
-        for c in range(n_chain):
-            ax_t.plot(values[c], lw=0.6, color=f"C{c % 10}", alpha=0.8)
-            ax_r.stairs(np.histogram(ranks[c], edges)[0], edges, color=f"C{c % 10}")
-        ax_r.axhline(n_draw / bins, color="k", ls="--", lw=0.8)
-        ax_t.set_title(f"{label}   R-hat = {r:.3f}", fontsize=9, loc="left")
-        ax_t.set_ylabel("value", fontsize=8)
-        ax_r.set_ylabel("draws per bin", fontsize=8)
-        for ax in (ax_t, ax_r):
-            ax.tick_params(labelsize=7)
-    axes[-1, 0].set_xlabel("draw", fontsize=8)
-    axes[-1, 1].set_xlabel("rank over all chains", fontsize=8)
-    fig.suptitle("Worst-converged parameters: trace (per chain) and rank histogram", fontsize=10)
+    post = xr.Dataset(
+        # DataTree variable names cannot hold "/" (model names do): a look-alike slash.
+        {
+            f"{label.replace('/', chr(0x2215))}  (R-hat {r:.3f})": (("chain", "draw"), values)
+            for label, r, values in worst
+        },
+        coords={"chain": np.arange(worst[0][2].shape[0]), "draw": np.arange(worst[0][2].shape[1])},
+    )
+    pc = az.plot_rank(
+        xr.DataTree.from_dict({"posterior": post}),
+        backend="matplotlib",
+        figure_kwargs={"figsize": (8.0, 2.6 * len(worst) + 0.6), "layout": "constrained"},
+        col_wrap=1,
+    )
+    fig = pc.viz["figure"].item()
+    fig.suptitle("Worst-converged parameters: rank plots (ArviZ)", fontsize=10)
+    return fig
+
+
+def loo_pit_plot(fit: FitResults) -> Figure:
+    """ArviZ's LOO-PIT plot of every observed score, from the results file's groups.
+
+    ``az.plot_loo_pit`` reads ``posterior_predictive``, ``log_likelihood`` and
+    ``observed_data``: the leave-one-out probability integral transform of each score is
+    uniform when the model is calibrated; its ECDF difference should stay in the envelope.
+
+    Examples
+    --------
+    >>> fig = loo_pit_plot(fit)  # doctest: +SKIP
+    """
+    import arviz as az
+
+    with warnings.catch_warnings():
+        # PSIS warns about unreliable Pareto k for single observations; the check reads
+        # the ECDF as a whole.
+        warnings.simplefilter("ignore")
+        pc = az.plot_loo_pit(
+            fit.tree, var_names="score", backend="matplotlib", figure_kwargs={"figsize": (6, 3.6)}
+        )
+    fig = pc.viz["figure"].item()
+    fig.suptitle("LOO-PIT of the observed scores (ArviZ; uniform when calibrated)", fontsize=10)
     return fig
 
 
@@ -620,13 +639,15 @@ def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -
     w = fit.draws("target_weights").sel(target=target.name, capability="general").to_numpy()
     centre = fit.draws("S").sel(capability="general").mean("model").to_numpy() + fit.x_mean
     # Per draw: the learnt effective floor on the target's unit scale.
-    floor_u = fit._column_params([target.name])["floor"][:, 0]
+    params = fit._column_params([target.name])
+    floor_u, ceiling_u = params["floor"][:, 0], params["ceiling"][0]
     models = [m for m in table.index if m in caps.index]
     lo_x, hi_x = caps[models].min(), caps[models].max()
     span = hi_x - lo_x
     xs = np.linspace(lo_x - 0.1 * span, hi_x + 0.25 * span, grid)
-    eta = a[:, None] + w[:, None] * (xs[None, :] - centre[:, None])
-    ys = target.from_unit(floor_u[:, None] + (1 - floor_u[:, None]) / (1 + np.exp(-eta)))
+    general = (xs[None, :] - centre[:, None])[..., None]  # (sample, grid, capability)
+    eta = linear_predictor(a[:, None, None], w[:, None, None, None], general)[..., 0]
+    ys = target.from_unit(expected_score(eta, floor_u[:, None], ceiling_u))
     fig = _figure(7.0, 4.6)
     ax = fig.add_subplot()
     for level, alpha in ((0.9, 0.15), (0.5, 0.3)):

@@ -7,7 +7,8 @@
     loadings.png             benchmark x capability heatmap
     capability_vs_compute.png
     predictive_check.png
-    rhat.png                 only when some parameter has R-hat > 1.01
+    rhat.png                 ArviZ rank plots, only when some parameter has R-hat > 1.01
+    loo_pit.png              ArviZ LOO-PIT of the observed scores
     summary.json             FitResults.summary_dict(), strict JSON
     capabilities.csv         model, family, capability, mean, q<lo>, q<hi>
     family_efficiency.csv    family, n_models, reference, mean, median, q<lo>, q<hi>, ...
@@ -75,6 +76,7 @@ REPORT_FILES: tuple[str, ...] = (
     "loadings.png",
     "capability_vs_compute.png",
     "predictive_check.png",
+    "loo_pit.png",
     "rhat.png",
 )
 
@@ -342,6 +344,8 @@ def _build(
     save("capability_vs_compute", plots.capability_vs_compute_plot(fit, level, reference=reference))
     save("predictive_check", plots.predictive_check_plot(fit, level, seed, outliers=outliers))
     save("rhat", plots.rhat_plot(fit))
+    if "posterior_predictive" in fit.tree.children and "log_likelihood" in fit.tree.children:
+        save("loo_pit", plots.loo_pit_plot(fit))
 
     page = _page(fit, diag, outliers, summary, eff, load, figures, level, reference)
     atomic_write_text(tmp / "index.html", page)
@@ -516,7 +520,7 @@ def _page(
             f"caution until these are resolved (more tuning/draws, or a simpler spec):"
             f"<ul>{items}</ul></div>"
         )
-        parts.append(_img(figures, "rhat", "trace and rank plots of the worst R-hat parameters"))
+        parts.append(_img(figures, "rhat", "rank plots of the worst R-hat parameters"))
     else:
         parts.append('<p class="ok">No convergence warnings.</p>')
 
@@ -640,6 +644,14 @@ def _page(
         "flagged outlying observations.</p>"
     )
     parts.append(_img(figures, "predictive_check", "posterior predictive check"))
+    if "loo_pit" in figures:
+        parts.append(
+            "<p>Leave-one-out PIT of every observed score (ArviZ, from the results file's "
+            "<code>posterior_predictive</code> and <code>log_likelihood</code> groups): the "
+            "difference between the PIT values' ECDF and the uniform's stays inside the "
+            "envelope when the predictive distributions are calibrated.</p>"
+        )
+        parts.append(_img(figures, "loo_pit", "LOO-PIT check"))
     parts.append(
         '<p class="note">Written by bayes_scaling; <code>summary.json</code> holds the '
         "machine-readable summary.</p></body></html>"

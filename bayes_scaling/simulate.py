@@ -47,6 +47,7 @@ import xarray as xr
 from bayes_scaling.data import FAMILY, FLOPS, MODEL, PARAMS, TOKENS, from_wide
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.io import atomic_path, atomic_write_text
+from bayes_scaling.measurement import draw, expected_score, linear_predictor, precision
 from bayes_scaling.model import capability_names
 from bayes_scaling.registry import Registry
 from bayes_scaling.specs import ModelSpec, load_spec
@@ -361,17 +362,10 @@ def simulate(
     noise = 0.005 + rng.lognormal(np.log(0.015), 0.3, size=j)
 
     centred = s - s.mean(axis=0, keepdims=True)
-    eta = b[None, :] + centred @ loadings.T
-    p = floor + (1.0 - floor) / (1.0 + np.exp(-eta))
-    phi = 1.0 / (2.0 * noise) ** 2 - 1.0
-    # numpy's beta needs strictly positive shapes; p can underflow at a zero floor.
-    pp = np.clip(p, 1e-9, 1 - 1e-9)
-    latent = rng.beta(pp * phi, (1 - pp) * phi)
-    is_count = np.isfinite(n_items)
-    n_int = np.where(is_count, n_items, 1).astype(np.int64)
-    q = pp if measurement == "binomial" else latent
-    # Continuous columns keep the Beta draw: that is the model's likelihood for them.
-    score = np.where(is_count, rng.binomial(np.broadcast_to(n_int, q.shape), q) / n_int, latent)
+    eta = linear_predictor(b, loadings, centred)
+    p = expected_score(eta, floor, 1.0)
+    # The model's own measurement layer: counts of items, Beta where continuous.
+    score = draw(p, precision(noise), n_items, rng, measurement)
     score = _blank(score, missing, rng)
 
     table = pd.DataFrame(
@@ -550,7 +544,7 @@ def simulate_target(
         v[k] = residual_weight
     score = sim.data["score"].transpose("model", "benchmark").sel(benchmark=names).to_numpy()
     bench_floor = prm["floor"].to_numpy()
-    eta_b = prm["b"].to_numpy()[None, :] + centred @ prm["loadings"].to_numpy().T
+    eta_b = linear_predictor(prm["b"].to_numpy(), prm["loadings"].to_numpy(), centred)
     resid = benchmark_residual((score - bench_floor) / (1 - bench_floor), eta_b)
     resid = np.where(np.isfinite(score), resid, 0.0)
     families = [str(f) for f in prm["family"].to_numpy()]
@@ -560,8 +554,9 @@ def simulate_target(
     eta = intercept + centred @ w + resid @ v + d_fam[fam_of] + e
     if not 0.0 <= floor < 1.0:
         raise BayesScalingError(f"a target's floor must be in [0, 1), got {floor}")
-    p = floor + (1.0 - floor) / (1.0 + np.exp(-eta))
-    values = rng.binomial(n_items, p) / n_items
+    p = expected_score(eta, floor, 1.0)
+    # Item sampling only (the limit of no target noise): counts of ``n_items`` items.
+    values = draw(p[:, None], 0.0, np.array([float(n_items)]), rng, "binomial")[:, 0]
     models = [str(m) for m in prm["model"].to_numpy()]
     params = xr.Dataset(
         {

@@ -28,7 +28,7 @@ from bayes_scaling.compare import (
 from bayes_scaling.data import from_wide
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import CapabilityModel, FitResults
-from bayes_scaling.model import EPS
+from bayes_scaling.measurement import EPS
 
 # Registry count benchmarks: (floor, items, loading on the general capability).
 BENCH = {

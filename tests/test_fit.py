@@ -266,3 +266,28 @@ def test_advi_is_labelled_approximate_everywhere(tmp_path: Path) -> None:
     assert loaded.diagnostics.messages()[0].startswith("APPROXIMATE posterior (advi")
     again = model.fit(tiny_table(), draws=100, chains=2, sampler="advi", seed=3, warn=False)
     np.testing.assert_array_equal(fit.posterior["S"].to_numpy(), again.posterior["S"].to_numpy())
+
+
+def test_results_file_carries_arviz_predictive_groups(small_fit: FitResults, tmp_path: Path) -> None:
+    """posterior_predictive aligns with observed_data, so ArviZ's checks run on the file."""
+    import arviz as az
+
+    fit = FitResults.load(small_fit.save(tmp_path / "fit.nc"))
+    pp = fit.tree["posterior_predictive"]["score"]
+    obs = fit.tree["observed_data"]["score"]
+    post = fit.posterior
+    assert pp.dims == ("chain", "draw", "obs")
+    assert pp.shape == (post.sizes["chain"], post.sizes["draw"], obs.size)
+    assert list(pp["obs"].to_numpy()) == list(obs["obs"].to_numpy())
+    assert float(pp.min()) >= 0.0 and float(pp.max()) <= 1.0
+    # Replicates centre on the data: the observed score sits inside most 99% intervals.
+    lo, hi = pp.quantile([0.005, 0.995], dim=("chain", "draw"))
+    inside = ((obs >= lo) & (obs <= hi)).mean()
+    assert float(inside) > 0.9
+    pit = az.loo_pit(fit.tree, var_names="score")
+    values = pit["score"].to_numpy() if hasattr(pit, "__getitem__") else np.asarray(pit)
+    assert values.shape == (obs.size,)
+    assert np.all((values >= 0) & (values <= 1))
+    # Calibrated on its own simulation: PIT values spread over [0, 1], not piled at an edge.
+    assert 0.3 < float(np.mean(values)) < 0.7
+    assert float(np.mean((values < 0.05) | (values > 0.95))) < 0.25

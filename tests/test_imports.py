@@ -163,7 +163,7 @@ def test_no_import_cycle() -> None:
 
 def test_moved_names_stay_importable_from_their_old_modules() -> None:
     """Backward-compatible names: the split modules re-export what used to live there."""
-    from bayes_scaling import backtest, diagnostics, grid, outliers, splits
+    from bayes_scaling import backtest, grid, splits
 
     # By its dotted name: ``bayes_scaling.forecast`` is the function (tests/test_api.py).
     forecast = importlib.import_module("bayes_scaling.forecast")
@@ -174,6 +174,3 @@ def test_moved_names_stay_importable_from_their_old_modules() -> None:
     assert backtest.split_test_models is splits.split_test_models
     for name in ("split_compute_above", "split_family", "split_top_share"):
         assert getattr(forecast, name) is getattr(splits, name)
-    # Resolved lazily until estimator.py and place.py import them from outliers.
-    assert diagnostics.find_outliers is outliers.find_outliers
-    assert diagnostics._subset is outliers._subset

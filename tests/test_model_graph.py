@@ -238,7 +238,8 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     from scipy import stats
 
     from bayes_scaling.forecast import make_target
-    from bayes_scaling.model import EPS, benchmark_residual
+    from bayes_scaling.measurement import EPS
+    from bayes_scaling.model import benchmark_residual
     from bayes_scaling.simulate import simulate_target
 
     spec = sim.spec("k2")

@@ -245,7 +245,9 @@ def test_command_errors(run_file: Path, tmp_path: Path, capsys: pytest.CaptureFi
 
 # ------------------------------------------------------------------------------ real fits
 HELD_OUT = "meta-llama/Llama-2-13b-hf"
-AGREEMENT_FIT = {"draws": 300, "tune": 300, "chains": 2, "seed": 0, "warn": False}
+# 1000 draws: at 300 the two fits' 90% widths differ by up to 13% from Monte Carlo error
+# alone (a numerically equivalent rewrite of the graph moved it from below 10% to 12.7%).
+AGREEMENT_FIT = {"draws": 1000, "tune": 500, "chains": 2, "seed": 0, "warn": False}
 
 
 @pytest.mark.sampling

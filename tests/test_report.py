@@ -23,6 +23,7 @@ PNGS = {
     "loadings.png",
     "capability_vs_compute.png",
     "predictive_check.png",
+    "loo_pit.png",
 }
 
 
@@ -93,12 +94,21 @@ def test_predictive_quantiles_are_ordered_and_seeded(tiny_fit: FitResults) -> No
     xr.testing.assert_equal(q, plots.predictive_quantiles(tiny_fit, level=0.8, seed=5))
 
 
+def test_loo_pit_plot_reads_the_results_groups(tiny_fit: FitResults) -> None:
+    fig = plots.loo_pit_plot(tiny_fit)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert fig.axes[0].get_xlabel() == "LOO-PIT"
+    # One ECDF-difference line over the observations.
+    assert len(fig.axes[0].get_lines()) >= 1
+
+
 def test_rhat_plot(tiny_fit: FitResults) -> None:
     fig = plots.rhat_plot(tiny_fit, n=2, threshold=None)
-    assert fig is not None and len(fig.axes) == 4  # trace and rank per parameter
+    assert fig is not None and len(fig.axes) == 2  # one ArviZ rank plot per parameter
     worst = plots.worst_rhat(tiny_fit, 2)
     assert worst[0][1] >= worst[1][1]
-    assert fig.axes[0].get_title(loc="left").startswith(worst[0][0])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith(worst[0][0].replace("/", chr(0x2215))), titles
     assert plots.rhat_plot(tiny_fit, threshold=math.inf) is None
 
 

@@ -34,14 +34,20 @@ from bayes_scaling.cli._common import app
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
 from bayes_scaling.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.estimator import SAMPLERS, CapabilityModel, FitResults
+from bayes_scaling.estimator import (
+    DEFAULT_DRAWS,
+    DEFAULT_TUNE,
+    SAMPLERS,
+    CapabilityModel,
+    FitResults,
+)
 from bayes_scaling.specs import DEFAULT_SPEC, available_specs
 
 #: What ``bayes-scaling demo`` fits: the default spec on the bundled base-model table.
 DEMO_DATA = "base-llm"
 #: Demo sampling budget: enough for R-hat and ESS checks to be meaningful on 4 chains,
 #: small enough to finish in a few minutes on a laptop.
-DEMO_DRAWS = 1000
+DEMO_DRAWS = DEFAULT_DRAWS
 DEMO_TUNE = 1000
 DEMO_CHAINS = 4
 
@@ -73,8 +79,10 @@ def fit_command(
         ),
     ] = "nutpie",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
+    draws: Annotated[
+        int, typer.Option("--draws", help="Posterior draws per chain.")
+    ] = DEFAULT_DRAWS,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = DEFAULT_TUNE,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
     percent: Annotated[
         bool, typer.Option("--percent", help="Every score column of the file is on 0-100.")

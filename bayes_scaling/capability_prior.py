@@ -1,0 +1,122 @@
+"""The prior of a model's capabilities given its family and its compute, in one place.
+
+The PyMC graph (:mod:`bayes_scaling.model`), capability draws of unreleased models
+(:func:`bayes_scaling.predictive.capability_from_compute`) and placing a new model
+(:mod:`bayes_scaling.place`) all call :func:`capability_prior`. In decades of effective
+compute (general axis) and unit-variance specialisations::
+
+    known family f, compute x:  S ~ Normal(alpha_f + slope_f * x e_1, resid_sd)
+    new family, compute x:      S ~ Normal(x e_1, sqrt(resid_sd^2 + tau^2 + (x tau_slope)^2 e_1))
+    no compute (any family):    S ~ Normal(0, sqrt(resid_sd^2 + tau^2 + x_sd^2 e_1))
+
+where ``e_1`` picks the general axis, ``x`` is centred log10 FLOPs, and a family's effects
+average zero over the fit's families (a new family's effect is a fresh draw). A model
+without compute gets the population marginal, a new family at an unknown compute, so it is
+placed by its benchmarks alone. The graph samples the general axis in other units (the
+scale anchor's logit, ``beta`` per decade); ``per_decade`` converts.
+
+Examples
+--------
+>>> import numpy as np
+>>> loc, scale = capability_prior(
+...     x=np.array([1.0, np.nan]), family_index=np.array([0, 0]),
+...     alpha=np.array([[0.5, 0.0]]), tau=np.array([0.3, 0.4]),
+...     resid_sd=np.array([0.2, 0.9]), x_sd=1.0)
+>>> loc.tolist()
+[[1.5, 0.0], [0.0, 0.0]]
+>>> scale.round(3).tolist()
+[[0.2, 0.9], [1.063, 0.985]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+
+
+def capability_prior(
+    x: np.ndarray,
+    family_index: np.ndarray,
+    alpha: Any,
+    tau: Any,
+    resid_sd: Any,
+    x_sd: float,
+    *,
+    slope: Any = None,
+    tau_slope: Any = None,
+    per_decade: Any = 1.0,
+    capabilities: int | None = None,
+) -> tuple[Any, Any]:
+    """Prior location and scale of models' capabilities.
+
+    Works on numpy arrays (leading draw axes allowed) and on PyTensor tensors (the graph).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Centred log10 training FLOPs per model, shape (M,); NaN = unknown.
+    family_index : numpy.ndarray
+        Each model's family in ``alpha``, shape (M,); -1 = a family the fit does not hold.
+    alpha : array or tensor
+        Family effects, shape (..., F, K), in the units of the result.
+    tau : array or tensor
+        Sd of family effects, shape (..., K).
+    resid_sd : array or tensor
+        Sd of a model around its family's line, shape (..., K) (zero: compute-only law).
+    x_sd : float
+        Sd of log10 FLOPs over the fit's models (decades).
+    slope : array or tensor, optional
+        Family slopes on log-compute, shape (..., F) (``family_slopes`` specs); default one.
+    tau_slope : array or tensor, optional
+        Sd of family slopes around one, shape (...); used for a new family.
+    per_decade : float, array or tensor
+        Units of the general axis per decade of compute (one in decades; ``beta`` in the
+        graph's sampling units), shape (...).
+    capabilities : int, optional
+        K, where ``tau``'s static shape does not say it (a graph tensor).
+
+    Returns
+    -------
+    loc, scale : array or tensor
+        Shape (..., M, K).
+    """
+    xp: Any = pt if any(isinstance(v, pt.Variable) for v in (alpha, tau, resid_sd)) else np
+    x = np.asarray(x, dtype=float)
+    fi = np.asarray(family_index, dtype=np.int64)
+    has = np.isfinite(x)
+    known = fi >= 0
+    x0 = np.where(has, x, 0.0)
+    idx = np.where(known, fi, 0)
+    k = capabilities or _last_dim(tau)
+    e1 = np.zeros(k)
+    e1[0] = 1.0
+    if xp is np:
+        alpha = np.asarray(alpha, dtype=float)
+        alpha_f = np.take(alpha, idx, axis=-2)
+        slope_f = 1.0 if slope is None else np.take(np.asarray(slope, dtype=float), idx, axis=-1)
+        per_decade = np.asarray(per_decade, dtype=float)[..., None]
+        tau_slope = None if tau_slope is None else np.asarray(tau_slope, dtype=float)[..., None]
+    else:
+        alpha_f = alpha[idx]
+        slope_f = 1.0 if slope is None else slope[idx]
+    tau2 = (tau**2)[..., None, :]
+    resid2 = (resid_sd**2)[..., None, :]
+    trend = per_decade * x0  # (..., M)
+    loc_known = alpha_f + (slope_f * trend)[..., None] * e1
+    loc_new = trend[..., None] * e1
+    new_var = resid2 + tau2
+    if tau_slope is not None:
+        new_var = new_var + ((trend * tau_slope) ** 2)[..., None] * e1
+    blind_var = resid2 + tau2 + ((per_decade * x_sd) ** 2)[..., None] * e1
+    seen = (has & known)[:, None]
+    loc = xp.where(seen, loc_known, xp.where(has[:, None], loc_new, 0.0))
+    var = xp.where(seen, resid2 + 0.0 * tau2, xp.where(has[:, None], new_var, blind_var))
+    return loc, xp.sqrt(var)
+
+
+def _last_dim(a: Any) -> int:
+    if isinstance(a, pt.Variable):
+        return int(a.type.shape[-1])
+    return int(np.shape(a)[-1])

@@ -1,0 +1,421 @@
+"""The measurement layer of the capability model, in one place.
+
+Every consumer of the model's link and likelihood calls this module: the PyMC graph
+(:mod:`bayes_scaling.model`), the posterior predictive draws
+(:mod:`bayes_scaling.predictive`), the held-out log-likelihood
+(:mod:`bayes_scaling.compare`), placing a new model (:mod:`bayes_scaling.place`), the
+simulator (:mod:`bayes_scaling.simulate`) and the plots. Changing the measurement
+distribution is a change here and nowhere else; ``tests/test_consistency.py`` checks every
+consumer against the graph's log density.
+
+The layer, for a cell of column ``c`` with linear predictor ``eta``::
+
+    p      = floor_c + (ceiling_c - floor_c) * sigmoid(eta)     the floored sigmoid link
+    phi_c  = max(1 / (2 noise_c)^2 - 1, 1)                       Beta precision
+    counts ~ BetaBinomial(n_c, p phi, (1 - p) phi)               a column with n_c items
+             (Binomial(n_c, p) for the "binomial" measurement)
+    score  ~ Beta(p phi, (1 - p) phi)                            a continuous column
+
+``noise`` is the sd of a score at p = 0.5 beyond item sampling: ``rho = (2 noise)^2`` is the
+beta-binomial's intra-class correlation. A noise above 0.5 would make an impossible Beta,
+so ``phi`` is floored at 1.
+
+The log densities are PyTensor expressions (``pm.logp`` of the same distributions the
+graph observes), compiled once per process into numpy-callable kernels; ``place`` gets its
+gradient and curvature in ``eta`` from them by automatic differentiation. Random draws use
+numpy with the caller's generator, so the same seed gives the same numbers.
+
+Examples
+--------
+>>> import numpy as np
+>>> p = expected_score(np.array([0.0]), np.array([0.25]), np.array([1.0]))
+>>> p.tolist()
+[0.625]
+>>> float(precision(np.array(0.05)))
+99.0
+>>> ll = log_density(np.array([0.5]), np.array([10.0]), np.array([[0.5]]), np.array([[99.0]]))
+>>> ll.shape
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
+from scipy.special import expit
+
+#: Continuous scores are squeezed into (EPS, 1 - EPS) so that exact 0 and 1 stay finite.
+EPS = 1e-3
+#: Expected scores are kept in (P_CLIP, 1 - P_CLIP) so that (1 - p) phi stays positive in
+#: float64 when eta is large (prior predictive draws reach that corner).
+P_CLIP = 1e-9
+
+#: Kernels run on PyTensor's C backend: compiled once per machine (disk cache), and the
+#: numba backend runs trigamma (the curvature of the Beta terms) in object mode, 500x slower.
+_KERNEL_MODE = Mode(linker="cvm", optimizer="fast_run")
+
+Measurement = Literal["beta-binomial", "binomial"]
+MEASUREMENTS: tuple[str, ...] = ("beta-binomial", "binomial")
+
+
+def _is_tensor(*values: Any) -> bool:
+    return any(isinstance(v, pt.Variable) for v in values)
+
+
+# ------------------------------------------------------------------------------ link
+def expected_score(eta: Any, floor: Any, ceiling: Any) -> Any:
+    """The floored sigmoid link: expected score on the [0, 1] scale.
+
+    Works on numpy arrays and on PyTensor tensors alike (the graph calls it).
+
+    Parameters
+    ----------
+    eta : array or tensor
+        Linear predictor (logit scale).
+    floor, ceiling : array or tensor
+        The column's floor (chance level, or a target's learnt floor) and ceiling,
+        broadcasting against ``eta``.
+
+    Returns
+    -------
+    array or tensor
+        ``floor + (ceiling - floor) * sigmoid(eta)``, clipped to ``(P_CLIP, 1 - P_CLIP)``.
+
+    Examples
+    --------
+    >>> expected_score(np.array([-50.0, 50.0]), 0.25, 1.0).round(6).tolist()
+    [0.25, 1.0]
+    """
+    if _is_tensor(eta, floor, ceiling):
+        return pt.clip(floor + (ceiling - floor) * pt.sigmoid(eta), P_CLIP, 1 - P_CLIP)
+    return np.clip(floor + (ceiling - floor) * expit(eta), P_CLIP, 1 - P_CLIP)
+
+
+def precision(noise: Any) -> Any:
+    """Beta precision ``phi = max(1 / (2 noise)^2 - 1, 1)`` of a column's noise sd.
+
+    Examples
+    --------
+    >>> float(precision(np.array(0.6)))
+    1.0
+    """
+    if _is_tensor(noise):
+        return pt.maximum(1.0 / (2.0 * noise) ** 2 - 1.0, 1.0)
+    return np.maximum(1.0 / (2.0 * np.asarray(noise, dtype=float)) ** 2 - 1.0, 1.0)
+
+
+def linear_predictor(intercept: Any, weights: Any, capability: Any) -> Any:
+    """``intercept + sum_k capability_k * weights_k`` by broadcasting over the last axis.
+
+    ``capability`` has the capability axis last and is already centred (the model reads
+    ``S_m - mean_m S``); ``weights`` has (column, capability) as its last two axes and
+    ``intercept`` the column axis last. A broadcast sum, not a BLAS product: a BLAS
+    product's last bits depend on its thread count, and a fit must not.
+
+    Examples
+    --------
+    >>> linear_predictor(np.array([1.0, 0.0]), np.array([[1.0], [2.0]]), np.array([[0.5]]))
+    array([[1.5, 1. ]])
+    """
+    return intercept + (capability[..., None, :] * weights).sum(axis=-1)
+
+
+# ------------------------------------------------------------------------------ values
+def observed_value(y: np.ndarray, n_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the likelihood sees of scores ``y``: counts of items, or squeezed scores.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Scores on the [0, 1] scale.
+    n_items : numpy.ndarray
+        Item count of each score's column (broadcasting against ``y``); NaN = continuous.
+
+    Returns
+    -------
+    value : numpy.ndarray
+        ``round(y * n)`` clipped to ``[0, n]`` where counted, ``clip(y, EPS, 1 - EPS)``
+        elsewhere (float).
+    n : numpy.ndarray
+        Item counts as float, 1 where continuous.
+
+    Examples
+    --------
+    >>> observed_value(np.array([0.52, 1.0]), np.array([10.0, np.nan]))[0].tolist()
+    [5.0, 0.999]
+    """
+    y = np.asarray(y, dtype=float)
+    n_items = np.broadcast_to(np.asarray(n_items, dtype=float), y.shape)
+    counted = np.isfinite(n_items)
+    n = np.where(counted, n_items, 1.0)
+    value = np.where(counted, np.clip(np.round(y * n), 0, n), np.clip(y, EPS, 1 - EPS))
+    return value, n
+
+
+# ------------------------------------------------------------------------------ graph
+def _distribution(
+    counted: bool, measurement: str, p: Any, phi: Any, n: Any
+) -> tuple[type[pm.Distribution], dict[str, Any]]:
+    if counted:
+        if measurement == "binomial":
+            return pm.Binomial, {"n": n, "p": p}
+        return pm.BetaBinomial, {"alpha": p * phi, "beta": (1 - p) * phi, "n": n}
+    return pm.Beta, {"alpha": p * phi, "beta": (1 - p) * phi}
+
+
+def observe(
+    name: str,
+    counted: bool,
+    measurement: str,
+    p: pt.TensorVariable,
+    phi: pt.TensorVariable,
+    y: np.ndarray,
+    n_items: np.ndarray,
+    dims: str,
+) -> pt.TensorVariable:
+    """Register observed scores in the current PyMC model.
+
+    Parameters
+    ----------
+    name : str
+        Variable name (``y_count`` or ``y_cont`` in the capability model).
+    counted : bool
+        All cells are counts of items (else all continuous).
+    measurement : {"beta-binomial", "binomial"}
+        The spec's measurement of counts; continuous cells are Beta in both.
+    p, phi : tensor
+        Expected score and precision of each cell.
+    y : numpy.ndarray
+        Observed scores on the [0, 1] scale.
+    n_items : numpy.ndarray
+        Item counts of the cells (ignored when continuous).
+    dims : str
+        The observation dim.
+    """
+    value, n = observed_value(y, n_items if counted else np.full(len(y), np.nan))
+    if counted:
+        value, n = value.astype(np.int64), n.astype(np.int64)
+    cls, params = _distribution(counted, measurement, p, phi, n)
+    return cls(name, **params, observed=value, dims=dims)
+
+
+# ------------------------------------------------------------------------------ kernels
+def _logp_expr(
+    counted: bool, measurement: str, value: Any, n: Any, p: Any, phi: Any
+) -> pt.TensorVariable:
+    cls, params = _distribution(counted, measurement, p, phi, n)
+    return pm.logp(cls.dist(**params), value)
+
+
+@functools.cache
+def _kernel(counted: bool, measurement: str, derivatives: bool) -> Callable[..., Any]:
+    """A compiled elementwise log density, in ``p`` or (with derivatives) in ``eta``."""
+    value = pt.lvector("value") if counted else pt.dvector("value")
+    n = pt.lvector("n")
+    phi = pt.dvector("phi")
+    if not derivatives:
+        p = pt.dvector("p")
+        ll = _logp_expr(counted, measurement, value, n, p, phi)
+        return pytensor.function(
+            [value, n, p, phi], ll, on_unused_input="ignore", mode=_KERNEL_MODE
+        )
+    eta = pt.dvector("eta")
+    floor = pt.dvector("floor")
+    ceiling = pt.dvector("ceiling")
+    ll = _logp_expr(counted, measurement, value, n, expected_score(eta, floor, ceiling), phi)
+    # Each cell's density depends on its own eta only: the gradient of the sum is the
+    # vector of first derivatives, and its gradient the diagonal of second derivatives.
+    d1 = pt.grad(ll.sum(), eta)
+    d2 = pt.grad(d1.sum(), eta)
+    return pytensor.function(
+        [value, n, eta, floor, ceiling, phi],
+        [ll, d1, d2],
+        on_unused_input="ignore",
+        mode=_KERNEL_MODE,
+    )
+
+
+def _counted(n_items: np.ndarray) -> np.ndarray:
+    return np.isfinite(np.asarray(n_items, dtype=float))
+
+
+def log_density(
+    y: np.ndarray,
+    n_items: np.ndarray,
+    p: np.ndarray,
+    phi: np.ndarray,
+    measurement: str = "beta-binomial",
+) -> np.ndarray:
+    """Log density of observed scores given expected scores and precisions (numpy).
+
+    The same densities the graph observes (``pm.logp`` of the same distributions),
+    including their normalising constants.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Scores on the [0, 1] scale, shape (n,).
+    n_items : numpy.ndarray
+        Item count of each score's column, shape (n,); NaN = continuous.
+    p, phi : numpy.ndarray
+        Expected scores (already through the link) and precisions, broadcasting to
+        (..., n): one row per posterior draw, say.
+    measurement : {"beta-binomial", "binomial"}
+        The spec's measurement of counts.
+
+    Returns
+    -------
+    numpy.ndarray
+        The broadcast shape of ``p`` and ``phi`` against (n,).
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> ll = log_density(np.array([0.5]), np.array([10.0]), np.array([[0.5]]), np.array([[24.0]]))
+    >>> bool(np.isclose(ll[0, 0], stats.betabinom.logpmf(5, 10, 12.0, 12.0)))
+    True
+    """
+    y = np.asarray(y, dtype=float)
+    n_items = np.asarray(n_items, dtype=float)
+    value, n = observed_value(y, n_items)
+    p = np.clip(np.asarray(p, dtype=float), P_CLIP, 1 - P_CLIP)
+    shape = np.broadcast_shapes(np.shape(p), np.shape(phi), y.shape)
+    p_b = np.broadcast_to(p, shape)
+    phi_b = np.broadcast_to(np.asarray(phi, dtype=float), shape)
+    out = np.empty(shape)
+    counted = _counted(n_items)
+    for kind in (True, False):
+        sel = counted == kind
+        if not sel.any():
+            continue
+        v = np.broadcast_to(value[sel], p_b[..., sel].shape)
+        nn = np.broadcast_to(n[sel], v.shape)
+        fn = _kernel(kind, measurement, False)
+        ll = fn(
+            v.ravel().astype(np.int64) if kind else v.ravel(),
+            nn.ravel().astype(np.int64),
+            np.ascontiguousarray(p_b[..., sel]).ravel(),
+            np.ascontiguousarray(phi_b[..., sel]).ravel(),
+        )
+        out[..., sel] = np.asarray(ll).reshape(v.shape)
+    return out
+
+
+def log_density_eta(
+    y: np.ndarray,
+    n_items: np.ndarray,
+    eta: np.ndarray,
+    floor: np.ndarray,
+    ceiling: np.ndarray,
+    phi: np.ndarray,
+    measurement: str = "beta-binomial",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log density in the linear predictor, with its first and second derivatives.
+
+    Derivatives by automatic differentiation of the same expression as
+    :func:`log_density`; ``place`` uses them to find each draw's posterior mode.
+
+    Parameters
+    ----------
+    y, n_items : numpy.ndarray
+        Scores and item counts, shape (n,) (see :func:`log_density`).
+    eta : numpy.ndarray
+        Linear predictor, shape (..., n).
+    floor, ceiling, phi : numpy.ndarray
+        Broadcasting against ``eta``.
+    measurement : {"beta-binomial", "binomial"}
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Elementwise log density, d/d eta and d^2/d eta^2, each shaped like ``eta``.
+
+    Examples
+    --------
+    >>> ll, d1, d2 = log_density_eta(np.array([0.5]), np.array([10.0]), np.array([0.0]),
+    ...                              np.array([0.0]), np.array([1.0]), np.array([24.0]))
+    >>> round(float(d1[0]), 9), bool(d2[0] < 0)
+    (0.0, True)
+    """
+    y = np.asarray(y, dtype=float)
+    n_items = np.asarray(n_items, dtype=float)
+    value, n = observed_value(y, n_items)
+    eta = np.asarray(eta, dtype=float)
+    shape = eta.shape
+    args = [np.broadcast_to(np.asarray(a, dtype=float), shape) for a in (floor, ceiling, phi)]
+    outs = [np.empty(shape) for _ in range(3)]
+    counted = _counted(n_items)
+    for kind in (True, False):
+        sel = counted == kind
+        if not sel.any():
+            continue
+        v = np.broadcast_to(value[sel], eta[..., sel].shape)
+        nn = np.broadcast_to(n[sel], v.shape)
+        fn = _kernel(kind, measurement, True)
+        res = fn(
+            v.ravel().astype(np.int64) if kind else v.ravel(),
+            nn.ravel().astype(np.int64),
+            np.ascontiguousarray(eta[..., sel]).ravel(),
+            *(np.ascontiguousarray(a[..., sel]).ravel() for a in args),
+        )
+        for out, r in zip(outs, res, strict=True):
+            out[..., sel] = np.asarray(r).reshape(v.shape)
+    return outs[0], outs[1], outs[2]
+
+
+# ------------------------------------------------------------------------------ draws
+def draw(
+    p: np.ndarray,
+    phi: np.ndarray,
+    n_items: np.ndarray,
+    rng: np.random.Generator,
+    measurement: str = "beta-binomial",
+) -> np.ndarray:
+    """Random scores on the [0, 1] scale from the measurement layer (numpy).
+
+    Parameters
+    ----------
+    p, phi : numpy.ndarray
+        Expected scores and precisions, broadcasting to (..., n).
+    n_items : numpy.ndarray
+        Item count of each column, shape (n,); NaN = continuous.
+    rng : numpy.random.Generator
+        Source of randomness (same seed, same draws).
+    measurement : {"beta-binomial", "binomial"}
+
+    Returns
+    -------
+    numpy.ndarray
+        Counts divided by their items where counted, Beta draws elsewhere.
+
+    Examples
+    --------
+    >>> s = draw(np.full((4000, 1), 0.5), np.array([99.0]), np.array([100.0]),
+    ...          np.random.default_rng(0))
+    >>> bool(abs(s.mean() - 0.5) < 0.01)
+    True
+    """
+    n_items = np.asarray(n_items, dtype=float)
+    shape = np.broadcast_shapes(np.shape(p), np.shape(phi), n_items.shape)
+    pp = np.broadcast_to(np.clip(np.asarray(p, dtype=float), P_CLIP, 1 - P_CLIP), shape)
+    phi = np.broadcast_to(np.asarray(phi, dtype=float), shape)
+    counted = _counted(n_items)
+    binomial = measurement == "binomial"
+    if binomial and counted.all():
+        latent = pp
+    else:
+        # The Beta step: a score's own deviation beyond item sampling.
+        latent = rng.beta(pp * phi, (1 - pp) * phi)
+    if not counted.any():
+        return latent
+    n_int = np.where(counted, n_items, 1).astype(np.int64)
+    q = np.where(counted, pp, latent) if binomial else latent
+    counts = rng.binomial(np.broadcast_to(n_int, shape), q)
+    return np.where(counted, counts / n_int, latent)
