@@ -21,7 +21,7 @@ FIND_PYTHON := for c in $(PYTHON_CANDIDATES); do \
 help:
 	@echo "make demo   set up .venv, install, fit the default model on the bundled base-model table (runs/demo/)"
 	@echo "make test   set up .venv, install, run the test suite"
-	@echo "make lint   ruff check"
+	@echo "make lint   ruff check and ruff format --check"
 	@echo "make bench  speed benchmarks (bench/)"
 	@echo "make analyses  execute the notebooks in analyses/ in place, with their outputs"
 	@echo "               (DRAWS=, TUNE=, CHAINS= override their sampler settings; NOTEBOOKS= picks some)"
@@ -48,10 +48,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check bayes_scaling tests bench analyses
+	$(PY) -m ruff format --check bayes_scaling tests bench analyses
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check bayes_scaling tests bench analyses
 
 bench: $(STAMP)
 	$(PY) bench/fit_speed.py

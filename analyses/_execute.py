@@ -50,15 +50,19 @@ def execute(name: str, out_dir: Path, timeout: int) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Run the named analyses (default all); exit status 1 if any cell fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"analyses to run (default: {', '.join(analyses())})")
+    parser.add_argument(
+        "names", nargs="*", help=f"analyses to run (default: {', '.join(analyses())})"
+    )
     parser.add_argument("--out-dir", type=Path, default=HERE, help="where the notebooks go")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     args = parser.parse_args(argv)
     names = args.names or analyses()
     unknown = sorted(set(names) - set(analyses()))
     if unknown:
-        print(f"error: unknown analysis {unknown[0]!r}; choose from {', '.join(analyses())}",
-              file=sys.stderr)
+        print(
+            f"error: unknown analysis {unknown[0]!r}; choose from {', '.join(analyses())}",
+            file=sys.stderr,
+        )
         return 2
     from nbclient.exceptions import CellExecutionError
 

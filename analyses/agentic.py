@@ -107,8 +107,11 @@ for res in results.values():
     rows.append(held)
 heldout = pd.concat(rows, ignore_index=True)
 atomic_write_text(args.out / "heldout.csv", heldout.to_csv(index=False))
-print(heldout[["metric", "model", "observed", "median", "lower", "upper", "inside_90"]]
-      .round(2).to_string(index=False))
+print(
+    heldout[["metric", "model", "observed", "median", "lower", "upper", "inside_90"]]
+    .round(2)
+    .to_string(index=False)
+)
 for metric, res in results.items():
     target = targets[metric]
     print(metric, calibration_report(res.table, target.floor, target.ceiling))
@@ -144,8 +147,11 @@ for metric, res in results.items():
     atomic_write_text(args.out / f"alignment_{metric}.csv", table.to_csv())
     w = res.fit.draws("target_weights").sel(target=metric)
     weights = pd.DataFrame(
-        {"mean": w.mean("sample").to_series(), "lower": w.quantile(0.05, "sample").to_series(),
-         "upper": w.quantile(0.95, "sample").to_series()}
+        {
+            "mean": w.mean("sample").to_series(),
+            "lower": w.quantile(0.05, "sample").to_series(),
+            "upper": w.quantile(0.95, "sample").to_series(),
+        }
     )
     print(f"{metric}: weights per capability (logits per unit; anchors {res.fit.anchors})")
     print(weights.round(2).to_string())

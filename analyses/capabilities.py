@@ -171,15 +171,15 @@ anchors = ", ".join(f"{a} anchors {c}" for c, a in zip(axes, best.anchors, stric
 d = best.diagnostics
 caveat = "" if d.ok else " (not converged: read the intervals as rough)"
 analysis.answer(
-    f"""**Capability space of {data.sizes['model']} base models on {data.sizes['benchmark']} benchmarks**
+    f"""**Capability space of {data.sizes["model"]} base models on {data.sizes["benchmark"]} benchmarks**
 ({args.chains} chains x {args.draws} draws after {args.tune} tuning steps per spec)
 
-* LOO chooses **{chosen}** (K = {best.spec.capabilities}; elpd {row['elpd']:.0f} ± {row['se']:.0f}{runner_up}).
-  {int(row['n_bad_pareto_k'])} of {int(row['n_points'])} models have Pareto k > 0.7, so the
+* LOO chooses **{chosen}** (K = {best.spec.capabilities}; elpd {row["elpd"]:.0f} ± {row["se"]:.0f}{runner_up}).
+  {int(row["n_bad_pareto_k"])} of {int(row["n_points"])} models have Pareto k > 0.7, so the
   ranking is indicative only. {anchors}.
-* **{top}** reaches **{bottom}**'s general capability with **{pair['median']:.1f} times less
-  compute** (90% interval {pair['lower']:.1f} to {pair['upper']:.1f}); against {args.reference},
-  {top}'s multiplier is {top_vs_ref['median']:.1f} [{top_vs_ref['lower']:.1f}, {top_vs_ref['upper']:.1f}].
+* **{top}** reaches **{bottom}**'s general capability with **{pair["median"]:.1f} times less
+  compute** (90% interval {pair["lower"]:.1f} to {pair["upper"]:.1f}); against {args.reference},
+  {top}'s multiplier is {top_vs_ref["median"]:.1f} [{top_vs_ref["lower"]:.1f}, {top_vs_ref["upper"]:.1f}].
 * Convergence of the chosen fit: max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f},
   {d.divergences} divergences{caveat}.
 """,

@@ -120,8 +120,11 @@ for task, res in results.items():
     summary[task] = calibration_report(t, res.target.floor, res.target.ceiling)
 heldout = pd.concat(rows, ignore_index=True)
 atomic_write_text(args.out / "heldout.csv", heldout.to_csv(index=False))
-print(heldout[["metric", "model", "observed", "median", "lower", "upper", "inside_90"]]
-      .round(3).to_string(index=False))
+print(
+    heldout[["metric", "model", "observed", "median", "lower", "upper", "inside_90"]]
+    .round(3)
+    .to_string(index=False)
+)
 print(pd.DataFrame(summary).T.round(4).to_string())
 
 # %% [markdown]

@@ -70,14 +70,20 @@ flops = bench["flops"].to_series()
 members = flops[bench["family"].to_series() == args.family].dropna()
 largest = str(members.idxmax())
 planned_log10 = float(np.log10(members.max() * float(args.factor)))
-names = [f"{args.family} at {float(args.factor):g}x {largest.split('/')[-1]}",
-         "unseen family, same compute"]
+names = [
+    f"{args.family} at {float(args.factor):g}x {largest.split('/')[-1]}",
+    "unseen family, same compute",
+]
 cap = fit.capability_from_compute(
-    [args.family, "<unseen family>"], [planned_log10, planned_log10],
-    np.random.default_rng(args.seed), names=names,
+    [args.family, "<unseen family>"],
+    [planned_log10, planned_log10],
+    np.random.default_rng(args.seed),
+    names=names,
 )
-print(f"largest {args.family} model: {largest} ({members.max():.3g} FLOPs); "
-      f"planned: {10 ** planned_log10:.3g} FLOPs")
+print(
+    f"largest {args.family} model: {largest} ({members.max():.3g} FLOPs); "
+    f"planned: {10**planned_log10:.3g} FLOPs"
+)
 
 # %% [markdown]
 # ## General capability of the planned models
@@ -89,7 +95,11 @@ print(f"largest {args.family} model: {largest} ({members.max():.3g} FLOPs); "
 general = summarise_samples(cap.sel(capability="general") + fit.x_mean).to_dataframe()
 existing = fit.capabilities().sel(capability="general", model=largest)
 general.loc[f"{largest} (existing)", ["mean", "median", "lower", "upper"]] = [
-    float(existing["mean"]), np.nan, float(existing["lower"]), float(existing["upper"])]
+    float(existing["mean"]),
+    np.nan,
+    float(existing["lower"]),
+    float(existing["upper"]),
+]
 print(general[["median", "lower", "upper", "mean"]].round(2).to_string())
 
 # %% [markdown]
@@ -107,8 +117,8 @@ print(pred.pivot(index="column", columns="model", values="median").round(3).to_s
 fig = predicted_scores_plot(
     pred,
     observed={f"{largest.split('/')[-1]} (observed)": observed},
-    title=f"Forecast benchmark scores at {10 ** planned_log10:.2g} training FLOPs "
-          "(median, 90% interval)",
+    title=f"Forecast benchmark scores at {10**planned_log10:.2g} training FLOPs "
+    "(median, 90% interval)",
 )
 analysis.show(fig, args.out / "planned.png")
 
@@ -128,24 +138,31 @@ for check in wanted:
     test = [m for m in hidden if np.isfinite(flops[m])]
     # Hidden models without compute cannot be forecast from it: leave them out entirely.
     keep = [str(m) for m in bench["model"].to_numpy() if m in test or m not in hidden]
-    res = forecast(bench.sel(model=keep), None, test, route="compute", spec=args.spec,
-                   **args.fit_kwargs)
+    res = forecast(
+        bench.sel(model=keep), None, test, route="compute", spec=args.spec, **args.fit_kwargs
+    )
     t = res.table[res.table["model"] == largest]
     checks[check] = {
         **calibration_report(t),
         "max_rhat": res.fit.diagnostics.max_rhat,
         "table": t,
     }
-    t = t.assign(check=check, inside_90=(t["observed"] >= t["lower"]) & (t["observed"] <= t["upper"]))
+    t = t.assign(
+        check=check, inside_90=(t["observed"] >= t["lower"]) & (t["observed"] <= t["upper"])
+    )
     print(f"{check}: {largest}, max R-hat {checks[check]['max_rhat']:.3f}")
-    print(t[["metric", "observed", "median", "lower", "upper", "inside_90"]].round(3)
-          .to_string(index=False))
+    print(
+        t[["metric", "observed", "median", "lower", "upper", "inside_90"]]
+        .round(3)
+        .to_string(index=False)
+    )
 if checks:
     table = pd.concat([c["table"].assign(check=k) for k, c in checks.items()], ignore_index=True)
     atomic_write_text(args.out / "checks.csv", table.to_csv(index=False))
 
 # %% [markdown]
 # ## Answer
+
 
 # %%
 def interval(model: str, column: str) -> str:
@@ -155,7 +172,7 @@ def interval(model: str, column: str) -> str:
 
 g = general
 lines = [
-    f"* **{names[0]}** ({10 ** planned_log10:.2g} FLOPs): general capability "
+    f"* **{names[0]}** ({10**planned_log10:.2g} FLOPs): general capability "
     f"{g.loc[names[0], 'median']:.2f} [{g.loc[names[0], 'lower']:.2f}, "
     f"{g.loc[names[0], 'upper']:.2f}] decades of effective compute (the existing {largest} is "
     f"at {float(existing['mean']):.2f}); MMLU {interval(names[0], 'MMLU')}, GSM8K "

@@ -53,17 +53,20 @@ print({k: v for k, v in vars(args).items() if k != "fit_kwargs"})
 COLUMNS = {
     "GSM8K 5-shot": "gsm8k_5_exact_match,flexible-extract",
     "GSM8K 8-shot CoT": "gsm8k_cot_8_exact_match,flexible-extract",
-    "GSM8K 8-shot CoT + self-consistency (maj@5)":
-        "gsm8k_cot_self_consistency_8_exact_match,maj@5-flexible-extract",
+    "GSM8K 8-shot CoT + self-consistency (maj@5)": "gsm8k_cot_self_consistency_8_exact_match,maj@5-flexible-extract",
     "BBH 3-shot": "bbh_fewshot_overall_3_exact_match,flexible-extract",
     "BBH 3-shot CoT": "bbh_cot_fewshot_overall_3_exact_match,flexible-extract",
 }
 GAINS = {
     "GSM8K: CoT over 5-shot": ("GSM8K 8-shot CoT", "GSM8K 5-shot"),
     "GSM8K: CoT + self-consistency over 5-shot": (
-        "GSM8K 8-shot CoT + self-consistency (maj@5)", "GSM8K 5-shot"),
+        "GSM8K 8-shot CoT + self-consistency (maj@5)",
+        "GSM8K 5-shot",
+    ),
     "GSM8K: self-consistency over CoT": (
-        "GSM8K 8-shot CoT + self-consistency (maj@5)", "GSM8K 8-shot CoT"),
+        "GSM8K 8-shot CoT + self-consistency (maj@5)",
+        "GSM8K 8-shot CoT",
+    ),
     "BBH: CoT over 3-shot": ("BBH 3-shot CoT", "BBH 3-shot"),
 }
 
@@ -154,6 +157,7 @@ analysis.show(fig, args.out / "gains.png")
 
 # %% [markdown]
 # ## Answer
+
 
 # %%
 def where(x: float) -> str:

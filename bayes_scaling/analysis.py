@@ -102,8 +102,12 @@ def settings(
     args = parser.parse_args(list(argv))
     # argparse converts string defaults with ``type`` too, so env values arrive as ints.
     args.out = Path(args.out)
-    args.fit_kwargs = {"draws": args.draws, "tune": args.tune, "chains": args.chains,
-                       "seed": args.seed}
+    args.fit_kwargs = {
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "seed": args.seed,
+    }
     return args
 
 

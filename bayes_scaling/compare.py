@@ -73,6 +73,7 @@ LOO_COLUMNS = (
     "n_points",
 )
 
+
 # ----------------------------------------------------------------------------- LOO
 def pointwise_log_likelihood(fit: FitResults, by: By = "model") -> xr.DataArray:
     """Pointwise log-likelihood of a fit, per observation or summed per language model.

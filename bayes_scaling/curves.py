@@ -60,7 +60,9 @@ def column_range(fit: FitResults, column: str) -> tuple[float, float]:
     else:
         targets = fit.targets
         if targets is None or column not in targets["benchmark"].to_numpy():
-            raise BayesScalingError(f"column {column!r} is neither a benchmark nor a target of this fit")
+            raise BayesScalingError(
+                f"column {column!r} is neither a benchmark nor a target of this fit"
+            )
         row = targets.sel(benchmark=column)
     if "lower" in row.coords and "upper" in row.coords:
         return float(row["lower"]), float(row["upper"])
@@ -109,7 +111,10 @@ def expected_curve(fit: FitResults, column: str, general: Sequence[float]) -> xr
     lower, upper = column_range(fit, column)
     raw = lower + p.sel(column=column).to_numpy() * (upper - lower)
     return xr.DataArray(
-        raw, dims=("sample", GENERAL), coords={GENERAL: xs}, name=column,
+        raw,
+        dims=("sample", GENERAL),
+        coords={GENERAL: xs},
+        name=column,
         attrs={"column": column, "units": f"raw ({lower:g} to {upper:g})"},
     )
 
@@ -316,7 +321,13 @@ def predict_scores(
         q = np.quantile(raw, [0.5, lo_q, hi_q], axis=0)
         for i, m in enumerate(map(str, pred["model"].to_numpy())):
             rows.append(
-                {"model": m, "column": c, "mean": float(raw[:, i].mean()),
-                 "median": float(q[0, i]), "lower": float(q[1, i]), "upper": float(q[2, i])}
+                {
+                    "model": m,
+                    "column": c,
+                    "mean": float(raw[:, i].mean()),
+                    "median": float(q[0, i]),
+                    "lower": float(q[1, i]),
+                    "upper": float(q[2, i]),
+                }
             )
     return pd.DataFrame(rows, columns=["model", "column", "mean", "median", "lower", "upper"])

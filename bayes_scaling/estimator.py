@@ -69,7 +69,22 @@ RESULTS_VERSION = 2
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")
 #: Raw, sign-ambiguous duplicates of aligned variables; dropped after alignment.
-_RAW = ("loading_raw", "target_weight_raw", "target_deviation_z", "g", "s_spec_z", "log_loading", "anchor_loading", "tau_general", "sigma_general", "family_share", "tau_specific", "target_weight_z", "target_residual_z", "target_family_z")
+_RAW = (
+    "loading_raw",
+    "target_weight_raw",
+    "target_deviation_z",
+    "g",
+    "s_spec_z",
+    "log_loading",
+    "anchor_loading",
+    "tau_general",
+    "sigma_general",
+    "family_share",
+    "tau_specific",
+    "target_weight_z",
+    "target_residual_z",
+    "target_family_z",
+)
 
 
 def align_signs(posterior: xr.Dataset, anchors: Sequence[str]) -> xr.Dataset:

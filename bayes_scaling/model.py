@@ -642,7 +642,9 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         for counted, name in ((True, "y_count"), (False, "y_cont")):
             sel = is_count == counted
             if sel.any():
-                p_sel = expected_score(eta_flat[flat[sel]], floor_col[ci[sel]], inputs.ceiling[ci[sel]])
+                p_sel = expected_score(
+                    eta_flat[flat[sel]], floor_col[ci[sel]], inputs.ceiling[ci[sel]]
+                )
                 observe(
                     name,
                     counted,

@@ -554,8 +554,7 @@ def _prior(run: _Run, family: str, x: float | None) -> tuple[np.ndarray, np.ndar
     """
     if x is None and run.compute_only:
         raise BayesScalingError(
-            "the run is a compute-only law: a model without training compute cannot be "
-            "placed in it"
+            "the run is a compute-only law: a model without training compute cannot be placed in it"
         )
     loc, scale = capability_prior(
         x=np.array([np.nan if x is None else x]),

@@ -802,8 +802,9 @@ def predicted_scores_plot(
         handles.append(bars)
     for j, (label, series) in enumerate((observed or {}).items()):
         vals = series.reindex(columns).to_numpy(dtype=float)
-        (line,) = ax.plot(vals, np.arange(len(columns)), ls="", marker="x+*D"[j % 4], color="k",
-                          ms=6, label=label)
+        (line,) = ax.plot(
+            vals, np.arange(len(columns)), ls="", marker="x+*D"[j % 4], color="k", ms=6, label=label
+        )
         handles.append(line)
     ax.set_yticks(np.arange(len(columns)), columns, fontsize=8)
     ax.set_ylim(len(columns) - 0.5, -0.5)

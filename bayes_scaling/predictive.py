@@ -111,6 +111,7 @@ def predictive_draws(
         coords={"model": capability["model"].to_numpy(), "column": list(columns)},
     )
 
+
 def _family_offsets(
     fit: FitResults,
     capability: xr.DataArray,
@@ -146,6 +147,7 @@ def _family_offsets(
             elif fresh:
                 out[:, m_i, c_i] = rng.normal(size=n_s) * sd
     return out
+
 
 def _benchmark_residuals(
     fit: FitResults,
@@ -195,12 +197,11 @@ def _benchmark_residuals(
     fresh = rng.normal(size=out.shape) * rms[:, None, :]
     return np.where(missing[None], fresh, out)
 
+
 def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarray]:
     post_b = fit.draws("b")
     bench = list(post_b["benchmark"].to_numpy())
-    targets = (
-        list(fit.posterior["target"].to_numpy()) if "target" in fit.posterior.dims else []
-    )
+    targets = list(fit.posterior["target"].to_numpy()) if "target" in fit.posterior.dims else []
     data = fit.data
     tdata = fit.targets
     inter, weights, noise, floor, ceiling, n_items = [], [], [], [], [], []
@@ -235,9 +236,7 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
             )
             row = tdata.sel(benchmark=c)  # type: ignore[union-attr]
         else:
-            raise BayesScalingError(
-                f"column {c!r} is neither a benchmark nor a target of this fit"
-            )
+            raise BayesScalingError(f"column {c!r} is neither a benchmark nor a target of this fit")
         lo, hi = float(row["floor"]), float(row["ceiling"])
         if c in targets and "target_floor" in fit.posterior:
             share = fit.draws("target_floor").sel(target=c).to_numpy()
@@ -257,6 +256,7 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
         "ceiling": np.asarray(ceiling),
         "n_items": np.asarray(n_items),
     }
+
 
 def capability_from_compute(
     fit: FitResults,

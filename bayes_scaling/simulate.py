@@ -52,7 +52,14 @@ from bayes_scaling.model import capability_names
 from bayes_scaling.registry import Registry
 from bayes_scaling.specs import ModelSpec, load_spec
 
-__all__ = ["SimulatedTarget", "Simulation", "benchmark_catalogue", "read_params", "simulate", "simulate_target"]
+__all__ = [
+    "SimulatedTarget",
+    "Simulation",
+    "benchmark_catalogue",
+    "read_params",
+    "simulate",
+    "simulate_target",
+]
 
 #: Registry count benchmarks used as simulated column names, in order (first K = anchors).
 #: A mix of floors (0.25, 0, 0.5, 0.29, 0.34, 0.1) and item counts (164 to 14042).
@@ -570,8 +577,13 @@ def simulate_target(
             "floor": ((), floor),
             "p": ("model", p),
         },
-        coords={"model": models, "family": families, "benchmark": names,
-                "capability": prm["capability"].to_numpy()},
+        coords={
+            "model": models,
+            "family": families,
+            "benchmark": names,
+            "capability": prm["capability"].to_numpy(),
+        },
     )
-    return SimulatedTarget(values=pd.Series(values, index=models, name=name), params=params,
-                           n_items=n_items)
+    return SimulatedTarget(
+        values=pd.Series(values, index=models, name=name), params=params, n_items=n_items
+    )

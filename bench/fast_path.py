@@ -105,7 +105,11 @@ def main() -> None:
         n_obs = int(np.isfinite(sim.data["score"]).sum())
         t0 = time.perf_counter()
         CapabilityModel(sim.spec("k3")).fit(
-            sim.data, draws=args.draws, chains=args.chains, sampler="advi", seed=args.seed,
+            sim.data,
+            draws=args.draws,
+            chains=args.chains,
+            sampler="advi",
+            seed=args.seed,
             warn=False,
         )
         print(

@@ -134,9 +134,10 @@ def test_emergent_runs(tmp_path: Path) -> None:
     held = pd.read_csv(tmp_path / "heldout.csv")
     assert len(held) == 13 and set(held["metric"]) == {"arithmetic_3ds_2_acc"}
     jumps = pd.read_csv(tmp_path / "jumps.csv", index_col=0)
-    assert jumps.loc["arithmetic_3ds_2_acc", "midpoint_lower"] <= jumps.loc[
-        "arithmetic_3ds_2_acc", "midpoint_upper"
-    ]
+    assert (
+        jumps.loc["arithmetic_3ds_2_acc", "midpoint_lower"]
+        <= jumps.loc["arithmetic_3ds_2_acc", "midpoint_upper"]
+    )
     _png(tmp_path / "scaling_arithmetic_3ds_2_acc.png")
 
 

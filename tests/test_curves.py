@@ -34,8 +34,11 @@ def test_first_crossing_takes_the_first_rise_of_a_non_monotone_curve() -> None:
 
 
 def test_first_crossing_keeps_other_dims_and_refuses_bad_grids() -> None:
-    c = xr.DataArray(np.zeros((2, 3, 4)), dims=("sample", "task", "general"),
-                     coords={"general": [0.0, 1.0, 2.0, 3.0], "task": ["a", "b", "c"]})
+    c = xr.DataArray(
+        np.zeros((2, 3, 4)),
+        dims=("sample", "task", "general"),
+        coords={"general": [0.0, 1.0, 2.0, 3.0], "task": ["a", "b", "c"]},
+    )
     out = curves.first_crossing(c, 1.0)
     assert out.dims == ("sample", "task") and np.isposinf(out).all()
     assert list(out["task"].values) == ["a", "b", "c"]
@@ -53,8 +56,9 @@ def test_credibly_above_from_needs_the_whole_rest_of_the_grid() -> None:
 
 
 def test_summarise_samples_uses_actual_draws_so_infinities_survive() -> None:
-    da = xr.DataArray(np.r_[np.full(10, -np.inf), np.arange(80.0), np.full(11, np.inf)],
-                      dims="sample")
+    da = xr.DataArray(
+        np.r_[np.full(10, -np.inf), np.arange(80.0), np.full(11, np.inf)], dims="sample"
+    )
     s = curves.summarise_samples(da, level=0.9)
     assert float(s["lower"]) == -np.inf and float(s["upper"]) == np.inf
     assert np.isfinite(float(s["median"]))
@@ -102,8 +106,9 @@ def test_benchmark_alignment_with_one_capability_is_perfect(tiny_fit) -> None:
 @pytest.mark.sampling
 def test_predict_scores_of_planned_models(tiny_fit) -> None:
     rng = np.random.default_rng(0)
-    cap = tiny_fit.capability_from_compute(["Llama-2", "never seen"], [24.0, 24.0], rng,
-                                           names=["a", "b"])
+    cap = tiny_fit.capability_from_compute(
+        ["Llama-2", "never seen"], [24.0, 24.0], rng, names=["a", "b"]
+    )
     table = curves.predict_scores(tiny_fit, cap, level=0.9, seed=3)
     assert list(table.columns) == ["model", "column", "mean", "median", "lower", "upper"]
     assert len(table) == 2 * 4 and set(table["model"]) == {"a", "b"}
@@ -125,11 +130,16 @@ def _outside(fig: Figure) -> bool:
 def test_curve_bands_plot_labels_and_keeps_its_legend_off_the_data() -> None:
     rng = np.random.default_rng(0)
     xs = np.linspace(20, 25, 30)
-    c = xr.DataArray(rng.normal(size=(50, 30)).cumsum(1), dims=("sample", "general"),
-                     coords={"general": xs})
+    c = xr.DataArray(
+        rng.normal(size=(50, 30)).cumsum(1), dims=("sample", "general"), coords={"general": xs}
+    )
     fig = plots.curve_bands_plot(
-        {"a": c, "b": c + 1}, observed={"a": (xs[:5], np.zeros(5))}, ylabel="gain (points)",
-        title="t", hline=0.0, marks={"a": 22.0, "b": float("inf")},
+        {"a": c, "b": c + 1},
+        observed={"a": (xs[:5], np.zeros(5))},
+        ylabel="gain (points)",
+        title="t",
+        hline=0.0,
+        marks={"a": 22.0, "b": float("inf")},
     )
     ax = fig.axes[0]
     assert ax.get_title() == "t" and ax.get_ylabel() == "gain (points)" and ax.get_xlabel()
@@ -140,9 +150,13 @@ def test_curve_bands_plot_labels_and_keeps_its_legend_off_the_data() -> None:
 
 def test_predicted_scores_plot_has_one_row_per_benchmark() -> None:
     table = pd.DataFrame(
-        {"model": ["m1", "m1", "m2", "m2"], "column": ["A", "B", "A", "B"],
-         "median": [0.5, 0.6, 0.4, 0.5], "lower": [0.4, 0.5, 0.2, 0.3],
-         "upper": [0.6, 0.7, 0.6, 0.7]}
+        {
+            "model": ["m1", "m1", "m2", "m2"],
+            "column": ["A", "B", "A", "B"],
+            "median": [0.5, 0.6, 0.4, 0.5],
+            "lower": [0.4, 0.5, 0.2, 0.3],
+            "upper": [0.6, 0.7, 0.6, 0.7],
+        }
     )
     fig = plots.predicted_scores_plot(table, observed={"seen": pd.Series({"A": 0.5})})
     ax = fig.axes[0]
@@ -165,13 +179,24 @@ def test_legend_outside_moves_an_existing_legend() -> None:
 # ------------------------------------------------------------------------- settings
 def test_settings_precedence_flags_then_environment_then_defaults() -> None:
     env = {"BAYES_SCALING_DRAWS": "70", "BAYES_SCALING_TUNE": "", "BAYES_SCALING_SPECS": "k2"}
-    s = analysis.settings("x", draws=10, tune=20, chains=3, options={"specs": "k1"},
-                          argv=["--chains", "4"], environ=env)
+    s = analysis.settings(
+        "x",
+        draws=10,
+        tune=20,
+        chains=3,
+        options={"specs": "k1"},
+        argv=["--chains", "4"],
+        environ=env,
+    )
     assert (s.draws, s.tune, s.chains, s.seed, s.specs) == (70, 20, 4, 0, "k2")
     assert s.out == Path("runs/analyses/x")
     assert s.fit_kwargs == {"draws": 70, "tune": 20, "chains": 4, "seed": 0}
-    s = analysis.settings("x", argv=["--draws", "5", "--specs", "k3", "--out", "o"], environ=env,
-                          options={"specs": "k1"})
+    s = analysis.settings(
+        "x",
+        argv=["--draws", "5", "--specs", "k3", "--out", "o"],
+        environ=env,
+        options={"specs": "k1"},
+    )
     assert (s.draws, s.specs, s.out) == (5, "k3", Path("o"))
     with pytest.raises(SystemExit):
         analysis.settings("x", argv=["--draws", "many"], environ={})

@@ -268,7 +268,9 @@ def test_advi_is_labelled_approximate_everywhere(tmp_path: Path) -> None:
     np.testing.assert_array_equal(fit.posterior["S"].to_numpy(), again.posterior["S"].to_numpy())
 
 
-def test_results_file_carries_arviz_predictive_groups(small_fit: FitResults, tmp_path: Path) -> None:
+def test_results_file_carries_arviz_predictive_groups(
+    small_fit: FitResults, tmp_path: Path
+) -> None:
     """posterior_predictive aligns with observed_data, so ArviZ's checks run on the file."""
     import arviz as az
 

@@ -245,18 +245,24 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     spec = sim.spec("k2")
     truth = simulate_target(sim, residual_weight=0.8, seed=2)
     models = list(truth.values.index)
-    target = make_target(
-        truth.values, "t", 0.0, 1.0, n_items=None if continuous else truth.n_items
-    )
+    target = make_target(truth.values, "t", 0.0, 1.0, n_items=None if continuous else truth.n_items)
     inputs = build_inputs(sim.data, spec, target.dataset(models, hidden=models[:5]))
     model = build_model(inputs, spec)
     rng = np.random.default_rng(0)
-    point = {
-        k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point(0).items()
-    }
-    names = ["S", "loadings", "b", "noise", "target_intercept", "target_weights",
-             "target_residual_weights", "target_family_deviation", "target_spread",
-             "target_noise", "target_floor"]
+    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point(0).items()}
+    names = [
+        "S",
+        "loadings",
+        "b",
+        "noise",
+        "target_intercept",
+        "target_weights",
+        "target_residual_weights",
+        "target_family_deviation",
+        "target_spread",
+        "target_noise",
+        "target_floor",
+    ]
     # Deterministics as functions of the value variables (compile_fn alone would draw
     # the random variables beneath them).
     outs = model.replace_rvs_by_values([model[n] for n in names])
@@ -265,8 +271,9 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     z_dev = point["target_deviation_z"]
     s_c = det["S"] - det["S"].mean(0)
     nb = len(inputs.benchmarks)
-    y_by_cell = {(m, c): y for m, c, y in zip(inputs.obs_model, inputs.obs_column, inputs.y,
-                                               strict=True)}
+    y_by_cell = {
+        (m, c): y for m, c, y in zip(inputs.obs_model, inputs.obs_column, inputs.y, strict=True)
+    }
     expected_count, expected_cont, t_i = [], [], 0
     for m, c, y in zip(inputs.obs_model, inputs.obs_column, inputs.y, strict=True):
         if c < nb:
