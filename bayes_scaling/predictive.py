@@ -366,7 +366,14 @@ def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Datase
     phi = precision(params["noise"][:, ci])
     values = draw(p, phi, params["n_items"][ci], rng, fit.spec.measurement)
     return xr.Dataset(
-        {"score": (("chain", "draw", "obs"), values.reshape(n_chain, n_draw, len(models)))},
+        # float32: replicated scores need no more, and the group is as large as the
+        # pointwise log-likelihood (a quarter of a default results file).
+        {
+            "score": (
+                ("chain", "draw", "obs"),
+                values.reshape(n_chain, n_draw, len(models)).astype(np.float32),
+            )
+        },
         coords={
             "chain": fit.posterior["chain"].to_numpy(),
             "draw": fit.posterior["draw"].to_numpy(),

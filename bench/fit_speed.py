@@ -17,7 +17,7 @@ import time
 import warnings
 
 from bayes_scaling import __version__, datasets
-from bayes_scaling.estimator import CapabilityModel
+from bayes_scaling.estimator import DEFAULT_DRAWS, DEFAULT_TUNE, CapabilityModel
 
 
 def main() -> None:
@@ -25,8 +25,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--specs", default="k3")
     parser.add_argument("--samplers", default="nutpie,pymc,numpyro")
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS)
+    parser.add_argument("--tune", type=int, default=DEFAULT_TUNE)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
