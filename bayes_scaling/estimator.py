@@ -314,6 +314,33 @@ class FitResults:
 
         return capability_from_compute(self, family, log10_flops, rng, names)
 
+    def predict(
+        self,
+        capability: xr.DataArray,
+        columns: Sequence[str] | None = None,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> xr.DataTree:
+        """Predictive scores of (new) models as ArviZ's ``predictions`` group.
+
+        ``capability`` holds one draw per posterior draw (e.g. from
+        :meth:`capability_from_compute`); ``columns`` default to every benchmark and
+        target. See :func:`bayes_scaling.predictive.predictions`.
+
+        Examples
+        --------
+        >>> cap = fit.capability_from_compute(["Llama-2"], [24.5], rng)  # doctest: +SKIP
+        >>> fit.predict(cap, ["MMLU"])["predictions"]["score"].shape  # doctest: +SKIP
+        (4, 2000, 1, 1)
+        """
+        from bayes_scaling.predictive import predictions
+
+        if columns is None:
+            columns = [str(b) for b in self.posterior["benchmark"].to_numpy()]
+            if "target" in self.posterior.dims:
+                columns += [str(t) for t in self.posterior["target"].to_numpy()]
+        return predictions(self, capability, columns, np.random.default_rng(seed), **kwargs)
+
     def _column_params(self, columns: Sequence[str]) -> dict[str, np.ndarray]:
         from bayes_scaling.predictive import column_params
 

@@ -380,3 +380,58 @@ def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Datase
             **{name: obs[name] for name in ("obs", "obs_model", "obs_column")},
         },
     )
+
+
+def predictions(
+    fit: FitResults,
+    capability: xr.DataArray,
+    columns: Sequence[str],
+    rng: np.random.Generator,
+    **kwargs: object,
+) -> xr.DataTree:
+    """Posterior predictive scores of new models as ArviZ's ``predictions`` group.
+
+    Parameters
+    ----------
+    fit : FitResults
+    capability : xarray.DataArray
+        Capability draws of the new models over (``sample``, ``model``, ``capability``),
+        one per posterior draw of ``fit`` in :meth:`FitResults.draws` order: from
+        :func:`capability_from_compute`, or :func:`bayes_scaling.place.place`'s draws.
+    columns : sequence of str
+        Benchmarks and/or targets of the fit.
+    rng : numpy.random.Generator
+    **kwargs
+        Passed to :func:`predictive_draws` (``scores``, ``families``, ``noise``, ...).
+
+    Returns
+    -------
+    xarray.DataTree
+        Group ``predictions``: ``score`` over (``chain``, ``draw``, ``model``, ``column``),
+        which ``az.summary(tree, group="predictions")`` and arviz-plots read.
+
+    Examples
+    --------
+    >>> cap = capability_from_compute(fit, ["Llama-2"], [24.0], rng)  # doctest: +SKIP
+    >>> tree = predictions(fit, cap, ["MMLU"], rng)  # doctest: +SKIP
+    >>> tree["predictions"]["score"].dims  # doctest: +SKIP
+    ('chain', 'draw', 'model', 'column')
+    """
+    n_chain, n_draw = fit.posterior.sizes["chain"], fit.posterior.sizes["draw"]
+    if capability.sizes["sample"] != n_chain * n_draw:
+        raise BayesScalingError(
+            f"capability draws: {capability.sizes['sample']} samples, but the fit has "
+            f"{n_chain} x {n_draw} draws"
+        )
+    reps = predictive_draws(fit, capability, columns, rng, **kwargs)
+    values = reps.to_numpy().reshape(n_chain, n_draw, *reps.shape[1:])
+    group = xr.Dataset(
+        {"score": (("chain", "draw", "model", "column"), values)},
+        coords={
+            "chain": fit.posterior["chain"].to_numpy(),
+            "draw": fit.posterior["draw"].to_numpy(),
+            "model": reps["model"].to_numpy(),
+            "column": list(columns),
+        },
+    )
+    return xr.DataTree.from_dict({"predictions": group})

@@ -293,3 +293,27 @@ def test_results_file_carries_arviz_predictive_groups(
     # Calibrated on its own simulation: PIT values spread over [0, 1], not piled at an edge.
     assert 0.3 < float(np.mean(values)) < 0.7
     assert float(np.mean((values < 0.05) | (values > 0.95))) < 0.25
+
+
+def test_predict_writes_an_arviz_predictions_group(small_fit: FitResults) -> None:
+    import arviz as az
+
+    fams = [str(f) for f in small_fit.posterior["family"].to_numpy()]
+    rng = np.random.default_rng(0)
+    cap = small_fit.capability_from_compute([fams[0], "a new family"], [23.0, 23.0], rng)
+    tree = small_fit.predict(cap, seed=1)
+    score = tree["predictions"]["score"]
+    post = small_fit.posterior
+    bench = [str(b) for b in post["benchmark"].to_numpy()]
+    assert score.dims == ("chain", "draw", "model", "column")
+    assert score.shape == (post.sizes["chain"], post.sizes["draw"], 2, len(bench))
+    assert list(score["column"].to_numpy()) == bench
+    assert float(score.min()) >= 0 and float(score.max()) <= 1
+    table = az.summary(tree, group="predictions", kind="stats")
+    assert len(table) == 2 * len(bench)
+    # A new family is less certain than a family the fit holds.
+    width = score.quantile(0.95, ("chain", "draw")) - score.quantile(0.05, ("chain", "draw"))
+    assert float(width.isel(model=1).mean()) > float(width.isel(model=0).mean())
+    # Same seed, same draws.
+    again = small_fit.predict(cap, seed=1)["predictions"]["score"]
+    np.testing.assert_array_equal(again.to_numpy(), score.to_numpy())
