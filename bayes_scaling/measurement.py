@@ -31,7 +31,7 @@ Examples
 >>> p = expected_score(np.array([0.0]), np.array([0.25]), np.array([1.0]))
 >>> p.tolist()
 [0.625]
->>> float(precision(np.array(0.05)))
+>>> round(float(precision(np.array(0.05))), 6)
 99.0
 >>> ll = log_density(np.array([0.5]), np.array([10.0]), np.array([[0.5]]), np.array([[99.0]]))
 >>> ll.shape

@@ -317,3 +317,17 @@ def test_predict_writes_an_arviz_predictions_group(small_fit: FitResults) -> Non
     # Same seed, same draws.
     again = small_fit.predict(cap, seed=1)["predictions"]["score"]
     np.testing.assert_array_equal(again.to_numpy(), score.to_numpy())
+
+
+def test_file_of_an_older_layout_asks_for_a_refit(small_fit: FitResults, tmp_path: Path) -> None:
+    """A 0.4.0 file (no results_version: layout 1) is intact but not this version's."""
+    from bayes_scaling.estimator import content_hash
+
+    tree = small_fit.tree.copy()
+    del tree.attrs["results_version"]
+    tree.attrs["bayes_scaling_version"] = "0.4.0"
+    tree.attrs["content_hash"] = content_hash(tree)
+    path = tmp_path / "old.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(ResultsFileError, match=r"written by bayes_scaling 0\.4\.0.*refit it"):
+        FitResults.load(path)
