@@ -12,6 +12,14 @@ Examples
 False
 >>> d.messages()[0]
 'R-hat > 1.01 for S[m1, general]'
+
+A fit whose convergence cannot be measured (one chain, or chains of NaN draws) is never
+``ok``, and its table says so rather than "ok":
+
+>>> one = Diagnostics(float("nan"), float("nan"), float("nan"), 0, 0.9, 1.0, {},
+...                   unmeasured="1 chain: R-hat needs at least 2 chains")
+>>> one.ok, [c.status for c in one.checks()][:3]
+(False, ['not measured', 'not measured', 'not measured'])
 """
 
 from __future__ import annotations
@@ -20,13 +28,17 @@ import dataclasses
 import warnings
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
+#: Lowest acceptable per-chain BFMI (shown in the tables; not part of :attr:`Diagnostics.ok`).
+BFMI_MIN = 0.3
+
+#: Status words of a convergence check.
+OK, CHECK, NOT_MEASURED = "ok", "check", "not measured"
 
 
 class SamplerWarning(UserWarning):
@@ -53,6 +65,11 @@ class Diagnostics:
     approximate : str
         Name of the approximation (``"advi"``) when the draws are not MCMC, else empty:
         R-hat and ESS do not apply (NaN), and the fit is never ``ok``.
+    unmeasured : str
+        Why R-hat and ESS could not be measured (one chain; no parameter with finite
+        R-hat, e.g. chains of NaN draws), else empty. The fit is then never ``ok``: the
+        max/min values are NaN, or cover only the parameters that could be measured
+        (``offending["nan"]`` names the others).
     """
 
     max_rhat: float
@@ -63,12 +80,27 @@ class Diagnostics:
     seconds: float
     offending: dict[str, list[str]]
     approximate: str = ""
+    unmeasured: str = ""
+
+    @property
+    def measured(self) -> bool:
+        """True when R-hat and ESS could be computed for every (non-constant) parameter."""
+        return (
+            not self.approximate
+            and not self.unmeasured
+            and not self.offending.get("nan")
+            and all(np.isfinite(v) for v in (self.max_rhat, self.min_ess_bulk, self.min_ess_tail))
+        )
 
     @property
     def ok(self) -> bool:
-        """True when R-hat <= 1.01, both ESS >= 400 and no divergence (never if approximate)."""
+        """True when R-hat <= 1.01, both ESS >= 400 and no divergence.
+
+        Never when approximate, or when convergence could not be measured (one chain, NaN
+        draws: see :attr:`measured`): a check that could not be made does not pass.
+        """
         return (
-            not self.approximate
+            self.measured
             and self.max_rhat <= RHAT_MAX
             and self.min_ess_bulk >= ESS_MIN
             and self.min_ess_tail >= ESS_MIN
@@ -83,6 +115,13 @@ class Diagnostics:
                 f"APPROXIMATE posterior ({self.approximate}, not MCMC): R-hat and ESS do not "
                 "apply and intervals are narrower than NUTS's (docs/benchmarks.md)"
             )
+        elif self.unmeasured:
+            out.append(f"convergence NOT MEASURED: {self.unmeasured}")
+        if self.offending.get("nan"):
+            out.append(
+                "R-hat and ESS could not be computed (NaN draws) for "
+                + ", ".join(self.offending["nan"])
+            )
         if self.offending.get("rhat"):
             out.append(f"R-hat > {RHAT_MAX} for {', '.join(self.offending['rhat'])}")
         if self.offending.get("ess"):
@@ -90,6 +129,60 @@ class Diagnostics:
         if self.divergences:
             out.append(f"{self.divergences} divergent transitions")
         return out
+
+    def checks(self) -> list[Check]:
+        """The rows of the convergence table, each with its status.
+
+        A value that could not be measured (NaN: one chain, NaN draws, no energy recorded)
+        has status ``"not measured"``, never ``"ok"``.
+        """
+
+        def status(value: float, passes: bool) -> str:
+            if not np.isfinite(value):
+                return NOT_MEASURED
+            if not passes:
+                return CHECK  # a failure stands even if other parameters were not measured
+            return OK if self.measured else NOT_MEASURED
+
+        return [
+            Check(
+                "max R-hat",
+                self.max_rhat,
+                ".4f",
+                f"<= {RHAT_MAX}",
+                status(self.max_rhat, self.max_rhat <= RHAT_MAX),
+            ),
+            Check(
+                "min bulk ESS",
+                self.min_ess_bulk,
+                ".0f",
+                f">= {ESS_MIN:.0f}",
+                status(self.min_ess_bulk, self.min_ess_bulk >= ESS_MIN),
+            ),
+            Check(
+                "min tail ESS",
+                self.min_ess_tail,
+                ".0f",
+                f">= {ESS_MIN:.0f}",
+                status(self.min_ess_tail, self.min_ess_tail >= ESS_MIN),
+            ),
+            Check(
+                "divergences",
+                self.divergences,
+                "d",
+                "0",
+                OK if self.divergences == 0 else CHECK,
+            ),
+            Check(
+                "min BFMI",
+                self.min_bfmi,
+                ".3f",
+                f">= {BFMI_MIN}",
+                NOT_MEASURED
+                if not np.isfinite(self.min_bfmi)
+                else (OK if self.min_bfmi >= BFMI_MIN else CHECK),
+            ),
+        ]
 
     def warn(self) -> None:
         """Emit a :class:`SamplerWarning` per problem."""
@@ -99,6 +192,20 @@ class Diagnostics:
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One row of the convergence table: quantity, value (format ``spec``), target, status.
+
+    ``status`` is ``"ok"``, ``"check"`` (past the threshold) or ``"not measured"``.
+    """
+
+    quantity: str
+    value: float
+    spec: str
+    wanted: str
+    status: str
 
 
 def diagnostics_table(tree: xr.DataTree) -> pd.DataFrame:
@@ -123,6 +230,8 @@ def diagnostics_table(tree: xr.DataTree) -> pd.DataFrame:
         if da.sizes.get("draw", 0) > 1 and name != "z_alpha"
     ]
     post = post[varying]
+    import arviz as az  # slow to import; kept out of ``import bayes_scaling.diagnostics``
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         table = az.summary(post, kind="diagnostics", round_to="none")
@@ -153,7 +262,24 @@ def compute_diagnostics(
         nan = float("nan")
         return Diagnostics(nan, nan, nan, 0, nan, float(seconds), {}, approximate)
     table = diagnostics_table(tree)
+    n_chains = int(tree["posterior"].sizes.get("chain", 0))
+    if n_chains < 2:
+        # Rank-normalised R-hat compares chains: with one there is nothing to compare.
+        table = table.assign(r_hat=np.nan)
     live = table[np.isfinite(table["r_hat"])]
+    # Non-constant parameters whose ESS is NaN too: their draws hold NaN (a constant has
+    # a finite ESS and a NaN R-hat, and is left out on purpose).
+    nan_params = list(table.index[~np.isfinite(table["ess_bulk"])])
+    unmeasured = ""
+    if n_chains < 2:
+        unmeasured = (
+            f"{n_chains} chain{'' if n_chains == 1 else 's'}: R-hat needs at least 2 "
+            "chains; refit with --chains 4"
+        )
+    elif not len(live):
+        unmeasured = "no parameter has a finite R-hat (the chains hold NaN or constant draws)"
+    if unmeasured:
+        nan_params = []  # one sentence says it all
     max_rhat = float(live["r_hat"].max()) if len(live) else float("nan")
     min_bulk = float(live["ess_bulk"].min()) if len(live) else float("nan")
     min_tail = float(live["ess_tail"].min()) if len(live) else float("nan")
@@ -165,6 +291,8 @@ def compute_diagnostics(
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     min_bfmi = float("nan")
     if "energy" in stats and stats.sizes.get("draw", 0) > 1:
+        import arviz as az
+
         min_bfmi = float(az.bfmi(tree)["energy"].min())
     bad_rhat, bad_ess = list(bad_rhat.index), list(bad_ess.index)
     return Diagnostics(
@@ -174,7 +302,8 @@ def compute_diagnostics(
         divergences=divergences,
         min_bfmi=min_bfmi,
         seconds=float(seconds),
-        offending={"rhat": _cap(bad_rhat), "ess": _cap(bad_ess)},
+        offending={"rhat": _cap(bad_rhat), "ess": _cap(bad_ess), "nan": _cap(nan_params)},
+        unmeasured=unmeasured,
     )
 
 

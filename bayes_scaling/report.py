@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling import plots
-from bayes_scaling.diagnostics import ESS_MIN, RHAT_MAX
+from bayes_scaling.diagnostics import BFMI_MIN, CHECK, OK
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.io import atomic_write_text
 
@@ -80,8 +80,6 @@ REPORT_FILES: tuple[str, ...] = (
     "rhat.png",
 )
 
-#: Conventional BFMI threshold below which the energy distribution is suspect.
-BFMI_MIN = 0.3
 #: At most this many outlying observations are listed in the page (all are in JSON).
 MAX_OBS_ROWS = 40
 
@@ -362,6 +360,7 @@ th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f5f5f5; }
 .ok { color: #1a7f37; font-weight: 600; } .bad { color: #b42318; font-weight: 600; }
+.unmeasured { color: #b54708; font-weight: 600; }
 .warn { background: #fff4e5; border-left: 4px solid #f79009; padding: 0.5em 1em; }
 .note { color: #555; font-size: 0.9em; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -404,8 +403,10 @@ class _Raw:
         self.html = html_text
 
 
-def _status(ok: bool) -> _Raw:
-    return _Raw('<span class="ok">ok</span>' if ok else '<span class="bad">check</span>')
+def _status(status: str) -> _Raw:
+    """Badge of a :class:`~bayes_scaling.diagnostics.Check` status (ok, check, not measured)."""
+    css = {OK: "ok", CHECK: "bad"}.get(status, "unmeasured")
+    return _Raw(f'<span class="{css}">{_esc(status)}</span>')
 
 
 def _img(figures: dict[str, str], name: str, alt: str) -> str:
@@ -481,32 +482,23 @@ def _page(
 
     # --- diagnostics
     parts.append("<h2>Convergence diagnostics</h2>")
-    rows = [
-        ("max R-hat", _fmt(diag.max_rhat, ".4f"), f"<= {RHAT_MAX}", diag.max_rhat <= RHAT_MAX),
-        (
-            "min bulk ESS",
-            _fmt(diag.min_ess_bulk, ".0f"),
-            f">= {ESS_MIN:.0f}",
-            diag.min_ess_bulk >= ESS_MIN,
-        ),
-        (
-            "min tail ESS",
-            _fmt(diag.min_ess_tail, ".0f"),
-            f">= {ESS_MIN:.0f}",
-            diag.min_ess_tail >= ESS_MIN,
-        ),
-        ("divergences", str(diag.divergences), "0", diag.divergences == 0),
-        (
-            "min BFMI",
-            _fmt(diag.min_bfmi, ".3f"),
-            f">= {BFMI_MIN}",
-            not (diag.min_bfmi < BFMI_MIN),  # NaN (no energy recorded) is not a failure
-        ),
-    ]
+    if diag.unmeasured:
+        parts.append(
+            f'<p class="bad"><strong>Convergence NOT MEASURED:</strong> {_esc(diag.unmeasured)}'
+            ". The numbers below cannot be trusted to come from a converged sampler.</p>"
+        )
     parts.append(
         _table(
             ["quantity", "value", "wanted", "status"],
-            [(a, b, c, _status(ok)) for a, b, c, ok in rows],
+            [
+                (
+                    c.quantity,
+                    str(c.value) if c.spec == "d" else _fmt(c.value, c.spec),
+                    c.wanted,
+                    _status(c.status),
+                )
+                for c in diag.checks()
+            ],
             [False, True, False, False],
         )
     )
@@ -591,7 +583,7 @@ def _page(
                 (
                     r.family,
                     r.n_models,
-                    _fmt(r.median),
+                    _fmt(r["median"]),  # r.median is Series.median, the method
                     _fmt(r[lo_name]),
                     _fmt(r[hi_name]),
                     _fmt(r.log10_multiplier, ".2f"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,41 @@ def test_report_page_is_self_contained(written: Path, tiny_fit: FitResults) -> N
         assert stamp in page
     assert "R-hat &gt; 1.01 for" in page  # the warning, escaped
     assert str(attrs["content_hash"])[:16] in page
+
+
+def _html_table_after(page: str, heading: str) -> list[list[str]]:
+    """Cell texts of the body rows of the first table after ``<h2>heading</h2>``."""
+    section = page.split(f"<h2>{heading}</h2>", 1)[1]
+    table = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = table.split("<tr>")[1:]
+    return [
+        [re.sub(r"<[^>]+>", "", cell.split("</td>")[0]) for cell in row.split("<td")[1:]]
+        for row in rows
+    ]
+
+
+def test_report_family_efficiency_cells_are_numbers(written: Path) -> None:
+    page = (written / "index.html").read_text()
+    assert "bound method" not in page
+    rows = _html_table_after(page, "Family compute efficiency")
+    csv = pd.read_csv(written / "family_efficiency.csv")
+    assert len(rows) == len(csv)
+    for cells, (_, want) in zip(rows, csv.iterrows(), strict=True):
+        cells = [c.split(">", 1)[-1] for c in cells]  # drop the td attributes
+        assert cells[0] == want["family"]
+        # median, interval bounds, log10 multiplier: every one a number, the median right
+        numbers = [float(c) for c in cells[2:]]
+        assert numbers[0] == pytest.approx(want["median"], rel=1e-2)
+
+
+def test_report_diagnostics_say_not_measured(tiny_fit: FitResults, tmp_path: Path) -> None:
+    one_chain = dataclasses.replace(tiny_fit, tree=tiny_fit.tree.isel(chain=[0]))
+    page = (report.write_report(one_chain, tmp_path / "one").parent / "index.html").read_text()
+    rows = _html_table_after(page, "Convergence diagnostics")
+    status = {cells[0].split(">", 1)[-1]: cells[3].split(">", 1)[-1] for cells in rows}
+    assert status["max R-hat"] == "not measured"
+    assert status["min bulk ESS"] == "not measured"
+    assert "Convergence NOT MEASURED:" in page
 
 
 def test_report_failure_leaves_nothing(

@@ -32,7 +32,7 @@ from rich.text import Text
 from bayes_scaling import datasets
 from bayes_scaling.cli._common import app
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
-from bayes_scaling.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics
+from bayes_scaling.diagnostics import CHECK, NOT_MEASURED, OK, Diagnostics
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import (
     DEFAULT_DRAWS,
@@ -282,33 +282,20 @@ def _print_diagnostics(console: Console, d: Diagnostics) -> None:
     title = (
         f"APPROXIMATE posterior ({d.approximate}): MCMC diagnostics do not apply"
         if d.approximate
+        else f"Convergence diagnostics: NOT MEASURED ({d.unmeasured})"
+        if d.unmeasured
         else "Convergence diagnostics"
     )
-    table = Table(title=title)
+    table = Table(title=Text(title))
     for name, justify in (("quantity", "left"), ("value", "right"), ("wanted", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     table.add_column("status")
-    checks = [
-        ("max R-hat", _num(d.max_rhat, ".4f"), f"<= {RHAT_MAX}", d.max_rhat <= RHAT_MAX),
-        (
-            "min bulk ESS",
-            _num(d.min_ess_bulk, ".0f"),
-            f">= {ESS_MIN:.0f}",
-            d.min_ess_bulk >= ESS_MIN,
-        ),
-        (
-            "min tail ESS",
-            _num(d.min_ess_tail, ".0f"),
-            f">= {ESS_MIN:.0f}",
-            d.min_ess_tail >= ESS_MIN,
-        ),
-        ("divergences", str(d.divergences), "0", d.divergences == 0),
-        ("min BFMI", _num(d.min_bfmi, ".3f"), ">= 0.3", not d.min_bfmi < 0.3),
-        ("seconds", _num(d.seconds, ".1f"), "", None),
-    ]
-    for name, value, wanted, ok in checks:
-        status = "" if ok is None else "[green]ok[/]" if ok else "[red]check[/]"
-        table.add_row(name, value, wanted, status)
+    colour = {OK: "green", CHECK: "red", NOT_MEASURED: "yellow"}
+    for check in d.checks():
+        value = str(check.value) if check.spec == "d" else _num(check.value, check.spec)
+        status = f"[{colour[check.status]}]{check.status}[/]"
+        table.add_row(check.quantity, value, check.wanted, status)
+    table.add_row("seconds", _num(d.seconds, ".1f"), "", "")
     console.print(table)
     err = Console(stderr=True, soft_wrap=True)
     for message in d.messages():
