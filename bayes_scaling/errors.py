@@ -70,3 +70,7 @@ class SpecError(BayesScalingError):
 
 class ResultsFileError(BayesScalingError):
     """A results file that cannot be loaded: altered, from another spec, or not ours."""
+
+
+class LevelError(BayesScalingError, ValueError):
+    """An interval level outside (0, 1); also a ValueError, which ``evaluation.interval`` raised."""
