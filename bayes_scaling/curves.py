@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.intervals import equal_tailed, summarise
 
 if TYPE_CHECKING:
     from bayes_scaling.estimator import FitResults
@@ -218,20 +219,7 @@ def summarise_samples(da: xr.DataArray, level: float = 0.9, dim: str = "sample")
     >>> float(s["median"]), float(s["lower"]), float(s["upper"])
     (50.0, 5.0, 95.0)
     """
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-    q = da.quantile([lo, 0.5, hi], dim=dim, method="nearest")
-    with np.errstate(invalid="ignore"):  # -inf and +inf draws: the mean is NaN
-        mean = da.mean(dim)
-    out = xr.Dataset(
-        {
-            "mean": mean,
-            "median": q.sel(quantile=0.5, drop=True),
-            "lower": q.sel(quantile=lo, drop=True),
-            "upper": q.sel(quantile=hi, drop=True),
-        }
-    )
-    out.attrs["level"] = level
-    return out
+    return summarise(da, level, dim, median=True, method="nearest")
 
 
 def benchmark_alignment(fit: FitResults, column: str, level: float = 0.9) -> pd.DataFrame:
@@ -261,13 +249,13 @@ def benchmark_alignment(fit: FitResults, column: str, level: float = 0.9) -> pd.
     den = np.sqrt((db**2).sum(axis=2) * (dt**2).sum(axis=1)[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = num / den
-    lo, hi = np.nanquantile(corr, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+    lower, upper = equal_tailed(corr, level, skipna=True)
     caps = [str(c) for c in loadings["capability"].to_numpy()]
     table = pd.DataFrame(
         {
             "mean": np.nanmean(corr, axis=0),
-            "lower": lo,
-            "upper": hi,
+            "lower": lower,
+            "upper": upper,
             "general_loading": lam[:, :, caps.index(GENERAL)].mean(axis=0),
         },
         index=pd.Index([str(b) for b in loadings["benchmark"].to_numpy()], name="benchmark"),
@@ -313,21 +301,21 @@ def predict_scores(
         columns = [str(b) for b in fit.data["benchmark"].to_numpy()]
     columns = list(columns)
     pred = fit.predictive_draws(capability, columns, np.random.default_rng(seed), noise=noise)
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     rows = []
     for c in columns:
-        lower, upper = column_range(fit, c)
-        raw = lower + pred.sel(column=c).transpose("sample", "model").to_numpy() * (upper - lower)
-        q = np.quantile(raw, [0.5, lo_q, hi_q], axis=0)
+        low, high = column_range(fit, c)
+        raw = low + pred.sel(column=c).transpose("sample", "model").to_numpy() * (high - low)
+        median = np.quantile(raw, 0.5, axis=0)
+        lower, upper = equal_tailed(raw, level)
         for i, m in enumerate(map(str, pred["model"].to_numpy())):
             rows.append(
                 {
                     "model": m,
                     "column": c,
                     "mean": float(raw[:, i].mean()),
-                    "median": float(q[0, i]),
-                    "lower": float(q[1, i]),
-                    "upper": float(q[2, i]),
+                    "median": float(median[i]),
+                    "lower": float(lower[i]),
+                    "upper": float(upper[i]),
                 }
             )
     return pd.DataFrame(rows, columns=["model", "column", "mean", "median", "lower", "upper"])

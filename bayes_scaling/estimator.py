@@ -35,6 +35,7 @@ import xarray as xr
 from bayes_scaling import __version__
 from bayes_scaling.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
+from bayes_scaling.intervals import summarise
 from bayes_scaling.io import atomic_path
 from bayes_scaling.model import (
     ModelInputs,
@@ -416,28 +417,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def summarise(da: xr.DataArray, level: float = 0.9) -> xr.Dataset:
-    """Posterior mean and equal-tailed ``level`` interval with explicit quantiles.
-
-    Examples
-    --------
-    >>> da = xr.DataArray(np.arange(100.0).reshape(1, 100), dims=("chain", "draw"))
-    >>> float(summarise(da, 0.9)["lower"])
-    4.95
-    """
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-    q = da.quantile([lo, hi], dim=("chain", "draw"))
-    out = xr.Dataset(
-        {
-            "mean": da.mean(("chain", "draw")),
-            "lower": q.sel(quantile=lo, drop=True),
-            "upper": q.sel(quantile=hi, drop=True),
-        }
-    )
-    out.attrs["level"] = level
-    return out
 
 
 def content_hash(tree: xr.DataTree) -> str:

@@ -29,6 +29,8 @@ import xarray as xr
 from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 
+from bayes_scaling.intervals import check_level, equal_tailed
+
 __all__ = [
     "BaselineComparison",
     "ForecastScore",
@@ -79,6 +81,8 @@ def interval(
 ) -> tuple[Any, Any]:
     """Equal-tailed interval: the ``(1 - level) / 2`` and ``1 - (1 - level) / 2`` quantiles.
 
+    :func:`bayes_scaling.intervals.equal_tailed` with the sample dimensions found here.
+
     Parameters
     ----------
     draws : numpy.ndarray or xarray.DataArray
@@ -101,22 +105,13 @@ def interval(
     >>> float(lo), float(hi)
     (5.0, 95.0)
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    # Rounded so that e.g. level 0.9 asks for exactly 0.05, not 0.04999999999999999 (which
-    # would interpolate just below the 5th-percentile draw).
-    q_lo = round((1 - level) / 2, 12)
-    q_hi = round(1 - q_lo, 12)
+    check_level(level)
     if isinstance(draws, xr.DataArray):
-        dims = _sample_dims(draws, dim)
-        lo = draws.quantile(q_lo, dim=dims).drop_vars("quantile")
-        hi = draws.quantile(q_hi, dim=dims).drop_vars("quantile")
-        return lo, hi
+        return equal_tailed(draws, level, _sample_dims(draws, dim))
     axis = 0 if dim is None else dim
     if not isinstance(axis, int):
         raise TypeError("for a numpy array, dim must be an integer axis")
-    arr = np.asarray(draws, dtype=float)
-    return np.quantile(arr, q_lo, axis=axis), np.quantile(arr, q_hi, axis=axis)
+    return equal_tailed(np.asarray(draws, dtype=float), level, axis)
 
 
 def _sample_dims(draws: xr.DataArray, dim: str | Sequence[str] | int | None) -> list[Hashable]:

@@ -33,6 +33,7 @@ import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError, DataError
 from bayes_scaling.estimator import CapabilityModel, FitResults, Sampler
+from bayes_scaling.intervals import equal_tailed
 from bayes_scaling.model import choose_anchors
 from bayes_scaling.specs import ModelSpec
 
@@ -344,7 +345,6 @@ def _table(
     test: Sequence[str],
     interval: float,
 ) -> pd.DataFrame:
-    lo_q, hi_q = (1 - interval) / 2, 1 - (1 - interval) / 2
     rows = []
     test_set = set(test)
     for c in map(str, pred["column"].to_numpy()):
@@ -352,11 +352,11 @@ def _table(
             to_raw = target.from_unit
             observed = target.values
         else:
-            lower = float(bench["lower"].sel(benchmark=c))
-            upper = float(bench["upper"].sel(benchmark=c))
+            low = float(bench["lower"].sel(benchmark=c))
+            high = float(bench["upper"].sel(benchmark=c))
 
-            def to_raw(v: np.ndarray, lower: float = lower, upper: float = upper) -> np.ndarray:
-                return lower + np.asarray(v) * (upper - lower)
+            def to_raw(v: np.ndarray, low: float = low, high: float = high) -> np.ndarray:
+                return low + np.asarray(v) * (high - low)
 
             observed = pd.Series(
                 to_raw(bench["score"].sel(benchmark=c).to_numpy()),
@@ -364,7 +364,8 @@ def _table(
             )
         d = pred.sel(column=c).transpose("sample", "model").to_numpy()
         raw = to_raw(d)
-        q = np.quantile(raw, [0.5, lo_q, hi_q], axis=0)
+        median = np.quantile(raw, 0.5, axis=0)
+        lower, upper = equal_tailed(raw, interval)
         for i, m in enumerate(map(str, pred["model"].to_numpy())):
             obs = observed.get(m, np.nan)
             rows.append(
@@ -374,9 +375,9 @@ def _table(
                     "split": "test" if m in test_set else "train",
                     "observed": float(obs) if obs is not None and np.isfinite(obs) else np.nan,
                     "mean": float(raw[:, i].mean()),
-                    "median": float(q[0, i]),
-                    "lower": float(q[1, i]),
-                    "upper": float(q[2, i]),
+                    "median": float(median[i]),
+                    "lower": float(lower[i]),
+                    "upper": float(upper[i]),
                 }
             )
     return pd.DataFrame(rows, columns=list(PRED_COLUMNS))

@@ -47,6 +47,7 @@ from bayes_scaling.capability_prior import capability_prior
 from bayes_scaling.data import read_table
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import FitResults
+from bayes_scaling.intervals import equal_tailed, tail_probabilities
 from bayes_scaling.measurement import linear_predictor, log_density_eta, precision
 from bayes_scaling.outliers import _subset
 
@@ -635,7 +636,7 @@ def _place_one(
     sample_index = run.pick[draw_idx]
 
     # Summaries from every weighted proposal (lower Monte Carlo error than the resample).
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    lo_q, hi_q = tail_probabilities(level)
     absolute = s_draws.reshape(-1, k).copy()
     absolute[:, 0] += run.x_mean
     joint = (w[:, None] * within).reshape(-1)
@@ -654,7 +655,7 @@ def _place_one(
     percentile = 100.0 * (float((ref_g < mean_g).sum()) + 0.5 * float((ref_g == mean_g).sum()))
     percentile /= len(ref_g)
     per_draw = 100.0 * (run.s_general[draw_idx] < s_new[:, None, 0]).mean(axis=1)
-    pct_interval = tuple(float(v) for v in np.quantile(per_draw, [lo_q, hi_q]))
+    pct_interval = tuple(float(v) for v in equal_tailed(per_draw, level))
 
     family_in_run = family in run.families
     efficiency = _efficiency(run, family, x, s_new, draw_idx, reference, level, rng)
@@ -795,16 +796,15 @@ def _efficiency(
         alpha = shrink * offset + post_sd * rng.standard_normal(len(offset))
         basis = "new family"
     log_mult = alpha - ref
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    q = np.quantile(log_mult, [0.5, lo_q, hi_q])
+    lower, upper = equal_tailed(log_mult, level)
     return {
         "family": family,
         "reference": reference,
         "basis": basis,
         "mean": float(np.mean(10.0**log_mult)),
-        "median": float(10.0 ** q[0]),
-        "lower": float(10.0 ** q[1]),
-        "upper": float(10.0 ** q[2]),
+        "median": float(10.0 ** np.quantile(log_mult, 0.5)),
+        "lower": float(10.0**lower),
+        "upper": float(10.0**upper),
         "log10_multiplier": float(np.mean(log_mult)),
     }
 
@@ -818,7 +818,6 @@ def _forecasts(
     pred: xr.DataArray,
     level: float,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     tail = (1 - IMPLAUSIBLE_LEVEL) / 2
     new_cols = [str(c) for c in row["benchmark"].to_numpy()]
     rows = []
@@ -826,40 +825,41 @@ def _forecasts(
     for c in map(str, pred["column"].to_numpy()):
         if c in target_cols:
             kind = "target"
-            lower = float(targets["lower"].sel(benchmark=c))
-            upper = float(targets["upper"].sel(benchmark=c))
+            low = float(targets["lower"].sel(benchmark=c))
+            high = float(targets["upper"].sel(benchmark=c))
         else:
             kind = "benchmark"
             j = run.benchmarks.index(c)
-            lower, upper = float(run.lower[j]), float(run.upper[j])
+            low, high = float(run.lower[j]), float(run.upper[j])
         d = pred.sel(column=c).to_numpy()
         unit_obs = float(row["score"].sel(benchmark=c)) if c in new_cols else np.nan
-        raw = lower + d * (upper - lower)
-        observed = lower + unit_obs * (upper - lower)
-        q = np.quantile(raw, [0.5, lo_q, hi_q])
+        raw = low + d * (high - low)
+        observed = low + unit_obs * (high - low)
+        median = float(np.quantile(raw, 0.5))
+        lower, upper = equal_tailed(raw, level)
         rows.append(
             {
                 "column": c,
                 "kind": kind,
                 "observed": observed,
                 "mean": float(raw.mean()),
-                "median": float(q[0]),
-                "lower": float(q[1]),
-                "upper": float(q[2]),
+                "median": median,
+                "lower": float(lower),
+                "upper": float(upper),
             }
         )
         if np.isfinite(unit_obs):
             below = float(np.mean(d < unit_obs)) + 0.5 * float(np.mean(d == unit_obs))
             p_tail = min(below, 1 - below)
             if p_tail < tail:
-                q99 = np.quantile(raw, [tail, 1 - tail])
+                lower99, upper99 = equal_tailed(raw, IMPLAUSIBLE_LEVEL)
                 implausible.append(
                     {
                         "column": c,
                         "observed": float(observed),
-                        "median": float(q[0]),
-                        "lower": float(q99[0]),
-                        "upper": float(q99[1]),
+                        "median": median,
+                        "lower": float(lower99),
+                        "upper": float(upper99),
                         "tail": round(p_tail, 4),
                     }
                 )

@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bayes_scaling.diagnostics import RHAT_MAX
+from bayes_scaling.intervals import equal_tailed
 from bayes_scaling.measurement import expected_score, linear_predictor
 
 if TYPE_CHECKING:
@@ -350,8 +351,7 @@ def predictive_quantiles(
     m_idx = pred.get_index("model").get_indexer(models)
     c_idx = pred.get_index("column").get_indexer(columns)
     draws = pred.to_numpy()[:, m_idx, c_idx]  # (sample, obs)
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-    q = np.quantile(draws, [lo, 0.5, hi], axis=0)
+    lower, upper = equal_tailed(draws, level)
     below = (draws < observed).mean(0)
     ties = (draws == observed).mean(0)
     # Randomised PIT: counts are discrete, ties are split uniformly at random.
@@ -360,9 +360,9 @@ def predictive_quantiles(
     return xr.Dataset(
         {
             "observed": ("obs", observed),
-            "lower": ("obs", q[0]),
-            "median": ("obs", q[1]),
-            "upper": ("obs", q[2]),
+            "lower": ("obs", lower),
+            "median": ("obs", np.quantile(draws, 0.5, axis=0)),
+            "upper": ("obs", upper),
             "pit": ("obs", pit),
         },
         coords=coords,
@@ -651,8 +651,10 @@ def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -
     fig = _figure(7.0, 4.6)
     ax = fig.add_subplot()
     for level, alpha in ((0.9, 0.15), (0.5, 0.3)):
-        lo, hi = np.quantile(ys, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
-        ax.fill_between(xs, lo, hi, color="C0", alpha=alpha, lw=0, label=f"{_pct(level)} band")
+        lower, upper = equal_tailed(ys, level)
+        ax.fill_between(
+            xs, lower, upper, color="C0", alpha=alpha, lw=0, label=f"{_pct(level)} band"
+        )
     ax.plot(xs, ys.mean(0), color="C0", lw=2, label="posterior mean")
     families = fit.data["family"].to_series()
     top = [f for f, _ in Counter(families[models]).most_common(n_families)]
@@ -728,8 +730,8 @@ def curve_bands_plot(
         xs = da[dim].to_numpy()
         y = da.transpose("sample", dim).to_numpy()
         for level, alpha in ((0.9, 0.15), (0.5, 0.3)):
-            lo, hi = np.quantile(y, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
-            ax.fill_between(xs, lo, hi, color=colour, alpha=alpha, lw=0)
+            lower, upper = equal_tailed(y, level)
+            ax.fill_between(xs, lower, upper, color=colour, alpha=alpha, lw=0)
         ax.plot(xs, np.median(y, axis=0), color=colour, lw=2, label=label)
         if observed and label in observed:
             ox, oy = observed[label]
