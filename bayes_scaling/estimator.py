@@ -35,7 +35,7 @@ import xarray as xr
 from bayes_scaling import __version__
 from bayes_scaling.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
-from bayes_scaling.intervals import summarise
+from bayes_scaling.intervals import summarise  # noqa: F401  (re-exported: an old import path)
 from bayes_scaling.io import atomic_path
 from bayes_scaling.model import (
     ModelInputs,
@@ -185,57 +185,22 @@ class FitResults:
 
     # ---------------------------------------------------------------- user-facing tables
     def capabilities(self, level: float = 0.9) -> xr.Dataset:
-        """Posterior mean and equal-tailed interval of every model's capabilities.
+        """Capabilities' means and intervals; see :func:`bayes_scaling.summaries.capabilities`."""
+        from bayes_scaling.summaries import capabilities
 
-        Returns
-        -------
-        xarray.Dataset
-            Variables ``mean``, ``lower``, ``upper`` over (``model``, ``capability``);
-            the general axis is in decades of effective compute (log10 FLOPs).
-        """
-        s = self.posterior["S"].copy()
-        # Report the general axis on the absolute log10-FLOPs scale.
-        s.loc[{"capability": "general"}] = s.sel(capability="general") + self.x_mean
-        return summarise(s, level)
+        return capabilities(self, level)
 
     def family_efficiency(self, reference: str | None = None, level: float = 0.9) -> xr.Dataset:
-        """Compute-efficiency multiplier of each family relative to ``reference``.
+        """Efficiency multipliers; see :func:`bayes_scaling.summaries.family_efficiency`."""
+        from bayes_scaling.summaries import family_efficiency
 
-        ``multiplier = 10 ** (alpha_f - alpha_ref)`` on the general axis: a FLOP of family
-        f buys as much general capability as ``multiplier`` FLOPs of the reference family
-        (equivalently, the reference needs ``multiplier`` times f's compute to match it).
-
-        Returns
-        -------
-        xarray.Dataset
-            ``mean``, ``median``, ``lower``, ``upper`` of the multiplier and of
-            ``log10_multiplier`` over ``family``.
-        """
-        ref = reference or self.spec.reference_family
-        alpha = self.posterior["alpha"].sel(capability="general")
-        families = list(alpha["family"].to_numpy())
-        if ref not in families:
-            raise BayesScalingError(
-                f"reference family {ref!r} is not in the fit; families: {', '.join(families[:8])}..."
-            )
-        log_mult = alpha - alpha.sel(family=ref)
-        out = summarise(log_mult, level)
-        mult = 10.0**log_mult
-        res = xr.Dataset(
-            {
-                "mean": mult.mean(("chain", "draw")),
-                "median": mult.median(("chain", "draw")),
-                "lower": 10.0 ** out["lower"],
-                "upper": 10.0 ** out["upper"],
-                "log10_multiplier": out["mean"],
-            }
-        )
-        res.attrs.update(reference=ref, level=level)
-        return res
+        return family_efficiency(self, reference, level)
 
     def loadings(self, level: float = 0.9) -> xr.Dataset:
-        """Benchmark loadings (mean and interval) over (``benchmark``, ``capability``)."""
-        return summarise(self.posterior["loadings"], level)
+        """Benchmark loadings; see :func:`bayes_scaling.summaries.loadings`."""
+        from bayes_scaling.summaries import loadings
+
+        return loadings(self, level)
 
     def outliers(self, threshold: float = 3.0, tail: float = 0.005) -> dict[str, Any]:
         """Models far from their family's compute line, and poorly explained scores.
@@ -262,33 +227,10 @@ class FitResults:
         return find_outliers(self, threshold=threshold, tail=tail)
 
     def summary_dict(self) -> dict[str, Any]:
-        """Everything ``bayes-scaling summary --json`` prints."""
-        d = self.diagnostics
-        out = self.outliers()
-        data = self.data
-        out_dict = {
-            "spec": self.spec.name,
-            "max_rhat": d.max_rhat,
-            "min_ess_bulk": d.min_ess_bulk,
-            "min_ess_tail": d.min_ess_tail,
-            "divergences": d.divergences,
-            "min_bfmi": d.min_bfmi,
-            "seconds": d.seconds,
-            "n_models": int(data.sizes["model"]),
-            "n_families": len(set(map(str, data["family"].to_numpy()))),
-            "n_benchmarks": int(data.sizes["benchmark"]),
-            "n_obs": int(self.tree["observed_data"]["score"].size),
-            "warnings": d.messages(),
-            "outliers": sorted({o["model"] for o in out["models"]}),
-            "outlier_observations": [
-                f"{o['model']} | {o['benchmark']}" for o in out["observations"]
-            ],
-            "anchors": list(self.anchors),
-            "sampler": self.tree.attrs.get("sampler"),
-            "seed": self.tree.attrs.get("seed"),
-            "version": self.tree.attrs.get("bayes_scaling_version"),
-        }
-        return {key: _plain(value) for key, value in out_dict.items()}
+        """Everything ``bayes-scaling summary --json`` prints (:mod:`bayes_scaling.summaries`)."""
+        from bayes_scaling.summaries import summary_dict
+
+        return summary_dict(self)
 
     # ---------------------------------------------------------------- prediction
     def predictive_draws(
@@ -378,10 +320,30 @@ class FitResults:
             raise ResultsFileError(f"{path}: no such results file")
         try:
             tree = xr.open_datatree(path, engine="h5netcdf").load()
-        except Exception as exc:
-            raise ResultsFileError(
-                f"{path}: not a bayes_scaling results file ({type(exc).__name__})"
-            ) from None
+        except Exception:
+            # HDF5's signature sits at byte 0 (or 512, 1024, ... after a user block): a file
+            # that has it but cannot be read was a results file and is damaged; one without
+            # it is something else (or lost its first bytes).
+            try:
+                with path.open("rb") as fh:
+                    head = fh.read(1 << 16)
+            except OSError as exc:  # unreadable (permissions, I/O error)
+                reason = exc.strerror or type(exc).__name__
+                raise ResultsFileError(f"{path}: cannot be read ({reason})") from None
+            sig = b"\x89HDF\r\n\x1a\n"
+            if not head:
+                why = "empty file; refit or restore it"
+            elif any(head[at : at + 8] == sig for at in (0, 512, 1024, 2048, 4096, 8192)):
+                why = (
+                    "damaged or truncated results file (cannot be read as netCDF/HDF5); "
+                    "refit or restore it"
+                )
+            else:
+                why = (
+                    "not a bayes_scaling results file (not netCDF/HDF5; results files are "
+                    "written by 'bayes-scaling fit'), or one damaged beyond recognition"
+                )
+            raise ResultsFileError(f"{path}: {why}") from None
         attrs = tree.attrs
         if "spec" not in attrs or "content_hash" not in attrs:
             raise ResultsFileError(f"{path}: not a bayes_scaling results file (no spec or hash)")
@@ -408,15 +370,6 @@ class FitResults:
                     f"{path}: fitted with spec {file_spec.name!r}, not {want.name!r}"
                 )
         return cls(tree=tree, spec=file_spec)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe scalars: numpy numbers to Python, NaN and inf to None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def content_hash(tree: xr.DataTree) -> str:
