@@ -214,6 +214,22 @@ def test_summary_tables(run_file: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "vs Llama-2" in out
 
 
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--reference", "NoSuchFamily"], "reference family 'NoSuchFamily' is not in the fit"),
+        (["--reference", "NoSuchFamily", "--json"], "reference family 'NoSuchFamily'"),
+        (["--top", "-1"], "--top must be at least 1, got -1"),
+        (["--top", "0"], "--top must be at least 1, got 0"),
+    ],
+)
+def test_summary_bad_options_print_nothing_before_the_error(
+    extra: list[str], words: str, run_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # fails() checks: exit 2, one stderr line, and nothing at all on stdout (no tables).
+    assert words in fails(["summary", str(run_file), *extra], capsys, run_file.parent)
+
+
 @pytest.mark.parametrize("command", ["summary", "report"])
 def test_load_failures_are_one_line(
     command: str, run_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -222,13 +238,21 @@ def test_load_failures_are_one_line(
     not_ours = tmp_path / "table.nc"
     not_ours.write_text("Model,MMLU\na,0.5\n")
     altered = alter(run_file)
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(run_file.read_bytes()[: run_file.stat().st_size // 2])
+    empty = tmp_path / "empty.nc"
+    empty.write_bytes(b"")
     cases = {
         str(tmp_path / "missing.nc"): "no such results file",
-        str(not_ours): "not a bayes_scaling results file",
+        str(not_ours): "not a bayes_scaling results file (not netCDF/HDF5",
         str(altered): "content hash mismatch",
+        str(truncated): "damaged or truncated results file (cannot be read as netCDF/HDF5); "
+        "refit or restore it",
+        str(empty): "empty file",
     }
     for path, words in cases.items():
-        assert words in fails([command, path, *extra], capsys, tmp_path)
+        line = fails([command, path, *extra], capsys, tmp_path)
+        assert words in line and "Error)" not in line  # no bare exception class names
     line = fails([command, str(run_file), "--spec", "k3", *extra], capsys, tmp_path)
     assert "fitted with spec 'k1', not 'k3'" in line
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -41,6 +42,29 @@ from bayes_scaling.cli import simulate as _simulate  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main", "run"]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from bayes_scaling import __version__
+
+        typer.echo(f"bayes-scaling {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print 'bayes-scaling VERSION' and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Bayesian observational scaling laws for language models."""
 
 
 def run(argv: Sequence[str] | None = None) -> int:

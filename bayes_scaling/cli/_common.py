@@ -20,6 +20,20 @@ from bayes_scaling.errors import BayesScalingError
 
 __all__ = ["app", "split_list"]
 
+# Defaults shown in ``--help``. They are copies, so that ``bayes-scaling --help`` (and
+# ``import bayes_scaling.cli``) need not import PyMC, ArviZ and the estimator, which take
+# seconds; tests/test_cli_help.py checks each against the module it comes from.
+#: :data:`bayes_scaling.estimator.SAMPLERS`
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro", "advi")
+#: :data:`bayes_scaling.estimator.DEFAULT_DRAWS` and ``DEFAULT_TUNE``
+FIT_DRAWS, FIT_TUNE = 2000, 1000
+#: :data:`bayes_scaling.forecast.DEFAULT_FORECAST_SPEC`
+FORECAST_SPEC = "k2"
+#: :data:`bayes_scaling.place.DEFAULT_DRAWS` and ``DEFAULT_PROPOSALS``
+PLACE_DRAWS, PLACE_PROPOSALS = 1000, 128
+#: ``len(bayes_scaling.simulate.REGISTRY_NAMES)``
+N_REGISTRY_NAMES = 13
+
 app = typer.Typer(
     name="bayes-scaling",
     help="Bayesian observational scaling laws for language models.",

@@ -21,33 +21,30 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import xarray as xr
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bayes_scaling import datasets
-from bayes_scaling.cli._common import app
+from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, SAMPLERS, app
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
 from bayes_scaling.diagnostics import CHECK, NOT_MEASURED, OK, Diagnostics
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.estimator import (
-    DEFAULT_DRAWS,
-    DEFAULT_TUNE,
-    SAMPLERS,
-    CapabilityModel,
-    FitResults,
-)
 from bayes_scaling.specs import DEFAULT_SPEC, available_specs
+
+if TYPE_CHECKING:  # PyMC and ArviZ are imported by the commands that sample or read fits
+    import pandas as pd
+    import xarray as xr
+
+    from bayes_scaling.estimator import CapabilityModel, FitResults
 
 #: What ``bayes-scaling demo`` fits: the default spec on the bundled base-model table.
 DEMO_DATA = "base-llm"
 #: Demo sampling budget: enough for R-hat and ESS checks to be meaningful on 4 chains,
 #: small enough to finish in a few minutes on a laptop.
-DEMO_DRAWS = DEFAULT_DRAWS
+DEMO_DRAWS = FIT_DRAWS
 DEMO_TUNE = 1000
 DEMO_CHAINS = 4
 
@@ -79,10 +76,8 @@ def fit_command(
         ),
     ] = "nutpie",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    draws: Annotated[
-        int, typer.Option("--draws", help="Posterior draws per chain.")
-    ] = DEFAULT_DRAWS,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = DEFAULT_TUNE,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = FIT_DRAWS,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = FIT_TUNE,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
     percent: Annotated[
         bool, typer.Option("--percent", help="Every score column of the file is on 0-100.")
@@ -103,6 +98,8 @@ def fit_command(
 
     Example: bayes-scaling fit base-llm --spec k3 --out run.nc
     """
+    from bayes_scaling.estimator import CapabilityModel
+
     _check_sampling(sampler, draws, tune, chains)
     _check_out_file(out)
     model = CapabilityModel(spec)
@@ -191,22 +188,27 @@ def summary_command(
 
     Example: bayes-scaling summary run.nc --json
     """
-    from bayes_scaling.report import jsonable
+    from bayes_scaling.estimator import FitResults
+    from bayes_scaling.plots import resolve_reference
+    from bayes_scaling.report import family_efficiency_table, jsonable
 
+    if top < 1:
+        raise BayesScalingError(f"--top must be at least 1, got {top}")
     fit = FitResults.load(run_file, spec=spec)
+    # Everything that can fail is done before the first line is printed: a bad
+    # --reference is one error line, not tables followed by an error.
+    ref = resolve_reference(fit, reference)
+    eff = family_efficiency_table(fit, ref)
     summary = jsonable(fit.summary_dict())
     if as_json:
         typer.echo(json.dumps(summary, allow_nan=False))
         return
-    _print_summary(fit, summary, reference, top)
+    _print_summary(fit, summary, ref, eff, top)
 
 
 def _print_summary(
-    fit: FitResults, summary: dict[str, Any], reference: str | None, top: int
+    fit: FitResults, summary: dict[str, Any], ref: str, eff: pd.DataFrame, top: int
 ) -> None:
-    from bayes_scaling.plots import resolve_reference
-    from bayes_scaling.report import family_efficiency_table
-
     console = Console(soft_wrap=True)
     stamp = Table(title=Text(f"fit of spec {summary['spec']}"), show_header=False)
     stamp.add_column("what")
@@ -248,8 +250,6 @@ def _print_summary(
         more = f" and {n_obs - 5} more" if n_obs > 5 else ""
         console.print(Text(f"{n_obs} outlying observations: {shown}{more}"), highlight=False)
 
-    ref = resolve_reference(fit, reference)
-    eff = family_efficiency_table(fit, ref)
     table = Table(title=Text(f"Family compute efficiency vs {ref} (median, 90% interval)"))
     for name, justify in (("family", "left"), ("models", "right"), ("multiplier", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -319,6 +319,7 @@ def report_command(
 
     Example: bayes-scaling report run.nc --out report/
     """
+    from bayes_scaling.estimator import FitResults
     from bayes_scaling.report import write_report
 
     fit = FitResults.load(run_file, spec=spec)
@@ -348,6 +349,8 @@ def demo_command(
 
     Example: bayes-scaling demo --out runs/demo
     """
+    from bayes_scaling import datasets
+    from bayes_scaling.estimator import CapabilityModel, FitResults
     from bayes_scaling.report import write_report
 
     _check_sampling(sampler, draws, tune, chains)

@@ -13,11 +13,9 @@ from typing import Annotated
 import typer
 
 from bayes_scaling.backtest import read_metric
-from bayes_scaling.cli._common import app
+from bayes_scaling.cli._common import FORECAST_SPEC, SAMPLERS, app
 from bayes_scaling.cli.data import DATA_HELP, open_table
 from bayes_scaling.errors import BayesScalingError, DataError
-from bayes_scaling.estimator import SAMPLERS
-from bayes_scaling.forecast import DEFAULT_FORECAST_SPEC, forecast, make_target
 from bayes_scaling.io import atomic_path
 
 
@@ -104,7 +102,7 @@ def forecast_command(
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
     spec: Annotated[
         str, typer.Option("--spec", help="Model spec (models/*.toml).")
-    ] = DEFAULT_FORECAST_SPEC,
+    ] = FORECAST_SPEC,
     sampler: Annotated[
         str,
         typer.Option("--sampler", help=f"{', '.join(SAMPLERS)}: NUTS, or advi (approximate)."),
@@ -123,6 +121,8 @@ def forecast_command(
     observed, mean, median, lower, upper, in the metric's own units; the interval includes
     measurement noise.
     """
+    from bayes_scaling.forecast import forecast, make_target  # PyMC: imported when run
+
     if plot is not None and metric is None:
         raise BayesScalingError("--plot needs --metric")
     if sampler not in SAMPLERS:

@@ -20,18 +20,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bayes_scaling.cli._common import app
+from bayes_scaling.cli._common import PLACE_DRAWS, PLACE_PROPOSALS, app
 from bayes_scaling.cli.data import parse_ranges, read_reporting_warnings
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.estimator import FitResults
-from bayes_scaling.place import DEFAULT_DRAWS, DEFAULT_PROPOSALS, Placement, place, read_new_models
+
+if TYPE_CHECKING:  # PyMC and ArviZ are imported when the command runs
+    from bayes_scaling.estimator import FitResults
+    from bayes_scaling.place import Placement
 
 
 @app.command("place")
@@ -63,10 +65,10 @@ def place_command(
     level: Annotated[float, typer.Option("--level", help="Interval mass.")] = 0.9,
     draws: Annotated[
         int, typer.Option("--draws", help="Run draws to condition on (thinned evenly).")
-    ] = DEFAULT_DRAWS,
+    ] = PLACE_DRAWS,
     proposals: Annotated[
         int, typer.Option("--proposals", help="Importance proposals per run draw.")
-    ] = DEFAULT_PROPOSALS,
+    ] = PLACE_PROPOSALS,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     spec: Annotated[
         str | None,
@@ -88,6 +90,9 @@ def place_command(
 
     Example: bayes-scaling place runs/k1.nc --models pythia.csv
     """
+    from bayes_scaling.estimator import FitResults
+    from bayes_scaling.place import place, read_new_models
+
     if not 0 < level < 1:
         raise BayesScalingError(f"--level must be between 0 and 1, got {level}")
     if draws < 1:

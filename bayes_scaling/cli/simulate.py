@@ -20,9 +20,8 @@ from typing import Annotated
 
 import typer
 
-from bayes_scaling.cli._common import app
+from bayes_scaling.cli._common import N_REGISTRY_NAMES, app
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.simulate import REGISTRY_NAMES, simulate
 
 
 @app.command("simulate")
@@ -37,7 +36,7 @@ def simulate_command(
         typer.Option(
             "--benchmarks",
             min=1,
-            help=f"Number of benchmarks; up to {len(REGISTRY_NAMES)} are named after registry "
+            help=f"Number of benchmarks; up to {N_REGISTRY_NAMES} are named after registry "
             "benchmarks (true floors and item counts when read back).",
         ),
     ] = 8,
@@ -72,6 +71,8 @@ def simulate_command(
     ] = None,
 ) -> None:
     """Draw a synthetic benchmark table from known capability-model parameters."""
+    from bayes_scaling.simulate import simulate  # PyMC: imported when run
+
     if out.suffix.lower() != ".csv":
         raise BayesScalingError(f"--out {out} must be a .csv file")
     if params is not None and params.resolve() == out.resolve():
