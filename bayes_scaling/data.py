@@ -349,6 +349,7 @@ def _parse_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[Any], pd.Da
     if "\x00" in text:
         raise DataError(source, "contains NUL bytes: a binary file, not CSV")
     text = text.removeprefix("\ufeff")  # a BOM is how Excel marks UTF-8
+    _refuse_other_delimiters(text, source)
     try:
         # Everything as text with no NA guessing: empty means unknown, and we decide
         # what every other cell means (and report where it is).
@@ -377,6 +378,26 @@ def _parse_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[Any], pd.Da
     header = [str(c) for c in frame.iloc[0].tolist()]
     body = frame.iloc[1:].reset_index(drop=True)
     return header, body
+
+
+def _refuse_other_delimiters(text: str, source: str) -> None:
+    """A header that is one column holding ';' or tabs: the file uses another delimiter.
+
+    Spreadsheets in locales with a decimal comma export ';'-separated "CSV"; read as
+    comma-separated it is one column named e.g. ``Model;MMLU;GSM8K``.
+    """
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if "," in first:
+        return
+    for delimiter, name, decimal in ((";", "';'", ", decimal=','"), ("\t", "tab", "")):
+        if delimiter in first:
+            raise DataError(
+                source,
+                f"the header is one column ({_show(first.strip())}): the file looks "
+                f"{name}-delimited; save it comma-separated (e.g. pandas.read_csv(path, "
+                f"sep={delimiter!r}{decimal}).to_csv(new_path, index=False))",
+                row=0,
+            )
 
 
 def _parse_parquet(raw: bytes, source: str) -> tuple[list[Any], pd.DataFrame]:
@@ -684,6 +705,8 @@ def _assemble(
         outside = (raw < lower - slack) | (raw > upper + slack)
     if outside.any():
         _raise_out_of_range(table, outside, bounds, percent, ranges, source)
+    if percent:
+        _refuse_shares_as_percent(table, ranges, source)
     score = np.clip((raw - lower) / width, 0.0, 1.0)
 
     counts = (~np.isnan(score)).sum(axis=0)
@@ -785,6 +808,26 @@ def _raise_out_of_range(
             )
         problems.append((row, j, column, message))
     _raise_first(problems, source)
+
+
+def _refuse_shares_as_percent(table: _Table, ranges: Ranges | None, source: str) -> None:
+    """``percent`` on a column whose every value is already within [0, 1] is refused.
+
+    Dividing shares by 100 again would silently turn a 0.6 into 0.006; a column that
+    really holds percentages below 1% can say so with its own range (``--range COL=0:100``).
+    """
+    declared = set(ranges or {})
+    for j, name in enumerate(table.benchmarks):
+        values = table.raw[:, j][~np.isnan(table.raw[:, j])]
+        if name in declared or not values.size or values.min() < 0 or values.max() > 1:
+            continue
+        raise DataError(
+            source,
+            f"--percent (percent=True) says the scores are on 0-100, but every value is "
+            f"within [0, 1] (max {values.max():.6g}): they look like shares already; drop "
+            f"--percent, or declare --range '{name}=0:100' if they are percentages below 1",
+            column=name,
+        )
 
 
 # --- cells -----------------------------------------------------------------------------------

@@ -247,6 +247,35 @@ def test_percentages_are_detected_and_accepted(
     assert err == ""
 
 
+def test_percent_on_shares_is_refused(
+    write_table: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_table("Model,MMLU,GSM8K\na,30,0.1\nb,40,0.2\nc,50,0.3\n")
+    line = validate_fails(path, capsys, "--percent")
+    assert line.startswith(f"error: {path}, column 'GSM8K': --percent")
+    assert "every value is within [0, 1] (max 0.3)" in line and "--range 'GSM8K=0:100'" in line
+    # percentages below 1% can say so with the column's own range
+    args = ["data", "validate", str(path), "--percent", "--range", "GSM8K=0:100"]
+    assert run(args) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("content", "hint"),
+    [
+        ("Model;MMLU;GSM8K\na;0,3;0,1\nb;0,4;0,2\nc;0,5;0,3\n", "looks ';'-delimited"),
+        ("Model;MMLU\na;0.3\nb;0.4\nc;0.5\n", "looks ';'-delimited"),
+        ("Model\tMMLU\na\t0.3\nb\t0.4\nc\t0.5\n", "looks tab-delimited"),
+    ],
+)
+def test_other_delimiters_get_a_hint(
+    content: str, hint: str, write_table: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = validate_fails(write_table(content), capsys)
+    assert "row 0: the header is one column" in line and hint in line
+    assert "save it comma-separated" in line
+
+
 def test_percent_does_not_excuse_values_above_100(
     write_table: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

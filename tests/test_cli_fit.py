@@ -177,6 +177,30 @@ def test_fit_out_is_a_folder(
     assert "is a folder" in line
 
 
+@pytest.mark.parametrize("name", ["run.csv", "run", "run.nc.bak"])
+def test_fit_out_must_be_a_netcdf_name(
+    name: str,
+    mocked_fit: list[dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = fails(["fit", "base-llm", "--out", str(tmp_path / name)], capsys, tmp_path)
+    assert "a results file is netCDF, named *.nc" in line
+    assert mocked_fit == []  # refused before the (slow) fit
+
+
+def test_fit_refuses_percent_on_shares(
+    mocked_fit: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "shares.csv"
+    table.write_text("Model,FLOPs (1E21),MMLU,GSM8K\na,1,0.3,10\nb,10,0.4,20\nc,100,0.5,30\n")
+    line = fails(
+        ["fit", str(table), "--percent", "--out", str(tmp_path / "r.nc")], capsys, tmp_path
+    )
+    assert str(table) in line and "column 'MMLU'" in line
+    assert "every value is within [0, 1]" in line and mocked_fit == []
+
+
 # ------------------------------------------------------------------------------ summary
 def test_summary_json(run_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["summary", str(run_file), "--json"]) == 0

@@ -156,7 +156,8 @@ def test_every_command_resolves_tables_the_same_way(
         "backtest": [],
         "data": [],
     }[argv[0]]
-    out = [] if argv[0] in ("compare", "data") else ["--out", str(tmp_path / "o.csv")]
+    name = "o.nc" if argv[0] == "fit" else "o.csv"  # fit writes a results file (netCDF)
+    out = [] if argv[0] in ("compare", "data") else ["--out", str(tmp_path / name)]
     assert run([*argv, *extra, *out]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     if "--percent" in argv:
@@ -164,4 +165,4 @@ def test_every_command_resolves_tables_the_same_way(
     else:
         assert line.startswith("error: no-such-table: file not found (bundled tables: base-llm")
     assert stub_forecast == []
-    assert not (tmp_path / "o.csv").exists()
+    assert not (tmp_path / name).exists()

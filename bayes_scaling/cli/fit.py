@@ -125,6 +125,11 @@ def _check_sampling(sampler: str, draws: int, tune: int, chains: int) -> None:
 def _check_out_file(out: Path) -> None:
     if out.is_dir():
         raise BayesScalingError(f"{out}: is a folder; --out names the results file to write")
+    if out.suffix.lower() != ".nc":
+        # A results file is netCDF: 'run.csv' would be a netCDF file under a CSV name.
+        raise BayesScalingError(
+            f"--out {out}: a results file is netCDF, named *.nc (e.g. {out.with_suffix('.nc')})"
+        )
 
 
 def _sample(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +24,16 @@ class RouteOption(StrEnum):
 
     benchmarks = "benchmarks"
     compute = "compute"
+
+
+def forecast(*args: Any, **kwargs: Any) -> Any:
+    """:func:`bayes_scaling.forecast.forecast`, imported on the first call.
+
+    That module imports PyMC (seconds), which ``bayes-scaling --help`` should not wait for.
+    """
+    from bayes_scaling.forecast import forecast as run_forecast
+
+    return run_forecast(*args, **kwargs)
 
 
 def _read_test_models(path: Path) -> list[str]:
@@ -121,7 +131,7 @@ def forecast_command(
     observed, mean, median, lower, upper, in the metric's own units; the interval includes
     measurement noise.
     """
-    from bayes_scaling.forecast import forecast, make_target  # PyMC: imported when run
+    from bayes_scaling.forecast import make_target
 
     if plot is not None and metric is None:
         raise BayesScalingError("--plot needs --metric")
