@@ -282,30 +282,10 @@ def log_density(
     >>> bool(np.isclose(ll[0, 0], stats.betabinom.logpmf(5, 10, 12.0, 12.0)))
     True
     """
-    y = np.asarray(y, dtype=float)
-    n_items = np.asarray(n_items, dtype=float)
-    value, n = observed_value(y, n_items)
     p = np.clip(np.asarray(p, dtype=float), P_CLIP, 1 - P_CLIP)
-    shape = np.broadcast_shapes(np.shape(p), np.shape(phi), y.shape)
-    p_b = np.broadcast_to(p, shape)
-    phi_b = np.broadcast_to(np.asarray(phi, dtype=float), shape)
-    out = np.empty(shape)
-    counted = _counted(n_items)
-    for kind in (True, False):
-        sel = counted == kind
-        if not sel.any():
-            continue
-        v = np.broadcast_to(value[sel], p_b[..., sel].shape)
-        nn = np.broadcast_to(n[sel], v.shape)
-        fn = _kernel(kind, measurement, False)
-        ll = fn(
-            v.ravel().astype(np.int64) if kind else v.ravel(),
-            nn.ravel().astype(np.int64),
-            np.ascontiguousarray(p_b[..., sel]).ravel(),
-            np.ascontiguousarray(phi_b[..., sel]).ravel(),
-        )
-        out[..., sel] = np.asarray(ll).reshape(v.shape)
-    return out
+    shape = np.broadcast_shapes(np.shape(p), np.shape(phi), np.shape(y))
+    (ll,) = _by_kind(y, n_items, measurement, False, shape, p, phi)
+    return ll
 
 
 def log_density_eta(
@@ -344,30 +324,46 @@ def log_density_eta(
     >>> round(float(d1[0]), 9), bool(d2[0] < 0)
     (0.0, True)
     """
+    eta = np.asarray(eta, dtype=float)
+    ll, d1, d2 = _by_kind(y, n_items, measurement, True, eta.shape, eta, floor, ceiling, phi)
+    return ll, d1, d2
+
+
+def _by_kind(
+    y: np.ndarray,
+    n_items: np.ndarray,
+    measurement: str,
+    derivatives: bool,
+    shape: tuple[int, ...],
+    *args: Any,
+) -> list[np.ndarray]:
+    """Run the compiled kernels on counted and continuous cells, broadcast to ``shape``.
+
+    ``args`` are the kernel's inputs after the observed values and item counts (``p, phi``,
+    or ``eta, floor, ceiling, phi``); the kernels take flat vectors of one kind each.
+    """
     y = np.asarray(y, dtype=float)
     n_items = np.asarray(n_items, dtype=float)
     value, n = observed_value(y, n_items)
-    eta = np.asarray(eta, dtype=float)
-    shape = eta.shape
-    args = [np.broadcast_to(np.asarray(a, dtype=float), shape) for a in (floor, ceiling, phi)]
-    outs = [np.empty(shape) for _ in range(3)]
+    args_b = [np.broadcast_to(np.asarray(a, dtype=float), shape) for a in args]
+    outs = [np.empty(shape) for _ in range(3 if derivatives else 1)]
     counted = _counted(n_items)
     for kind in (True, False):
         sel = counted == kind
         if not sel.any():
             continue
-        v = np.broadcast_to(value[sel], eta[..., sel].shape)
+        v = np.broadcast_to(value[sel], (*shape[:-1], int(sel.sum())))
         nn = np.broadcast_to(n[sel], v.shape)
-        fn = _kernel(kind, measurement, True)
+        fn = _kernel(kind, measurement, derivatives)
         res = fn(
             v.ravel().astype(np.int64) if kind else v.ravel(),
             nn.ravel().astype(np.int64),
-            np.ascontiguousarray(eta[..., sel]).ravel(),
-            *(np.ascontiguousarray(a[..., sel]).ravel() for a in args),
+            *(np.ascontiguousarray(a[..., sel]).ravel() for a in args_b),
         )
+        res = [res] if not derivatives else res
         for out, r in zip(outs, res, strict=True):
             out[..., sel] = np.asarray(r).reshape(v.shape)
-    return outs[0], outs[1], outs[2]
+    return outs
 
 
 # ------------------------------------------------------------------------------ draws

@@ -50,6 +50,7 @@ from bayes_scaling.estimator import FitResults
 from bayes_scaling.intervals import equal_tailed, tail_probabilities
 from bayes_scaling.measurement import linear_predictor, log_density_eta, precision
 from bayes_scaling.outliers import _subset
+from bayes_scaling.predictive import column_params
 
 #: Posterior draws of the run used by default (thinned evenly when the run has more).
 DEFAULT_DRAWS = 1000
@@ -260,11 +261,12 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
     caps = [str(c) for c in post["capability"].to_numpy()]
     s_all = post["S"].transpose("sample", "model", "capability").to_numpy()
     s_pick = s_all[pick]
-    noise = arr("noise", "benchmark")
+    benchmarks = [str(b) for b in post["benchmark"].to_numpy()]
+    # The one read-back of per-column posterior arrays (predictive draws use it too).
+    columns = column_params(fit, benchmarks)
     tau = arr("tau", "capability")
     resid = np.zeros_like(tau) if fit.spec.compute_only else arr("resid_sd", "capability")
     data = fit.data
-    benchmarks = [str(b) for b in post["benchmark"].to_numpy()]
 
     def coord(name: str) -> np.ndarray:
         return data[name].sel(benchmark=benchmarks).to_numpy().astype(float)
@@ -276,9 +278,9 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
         capabilities=caps,
         benchmarks=benchmarks,
         families=[str(f) for f in post["family"].to_numpy()],
-        b=arr("b", "benchmark"),
-        loadings=arr("loadings", "benchmark", "capability"),
-        phi=precision(noise),
+        b=columns["intercept"][pick],
+        loadings=columns["weights"][pick],
+        phi=precision(columns["noise"][pick]),
         centre=s_pick.mean(axis=1),
         alpha=arr("alpha", "family", "capability"),
         tau=tau,
@@ -287,9 +289,9 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
         tau_slope=post["tau_slope"].to_numpy()[pick].astype(float) if "tau_slope" in post else None,
         s_general=s_pick[:, :, 0],
         s_general_mean=s_all[:, :, 0].mean(axis=0),
-        floor=coord("floor"),
-        ceiling=coord("ceiling"),
-        n_items=coord("n_items"),
+        floor=columns["floor"][0],
+        ceiling=columns["ceiling"],
+        n_items=columns["n_items"],
         lower=coord("lower"),
         upper=coord("upper"),
         x_mean=fit.x_mean,
