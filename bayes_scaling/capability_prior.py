@@ -112,6 +112,7 @@ def capability_prior(
     blind_var = resid2 + tau2 + ((per_decade * x_sd) ** 2)[..., None] * e1
     seen = (has & known)[:, None]
     loc = xp.where(seen, loc_known, xp.where(has[:, None], loc_new, 0.0))
+    # ``resid2 + 0 * tau2`` only broadcasts resid2 to the draws x models x K shape.
     var = xp.where(seen, resid2 + 0.0 * tau2, xp.where(has[:, None], new_var, blind_var))
     return loc, xp.sqrt(var)
 
