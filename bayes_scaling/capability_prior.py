@@ -6,14 +6,18 @@ The PyMC graph (:mod:`bayes_scaling.model`), capability draws of unreleased mode
 compute (general axis) and unit-variance specialisations::
 
     known family f, compute x:  S ~ Normal(alpha_f + slope_f * x e_1, resid_sd)
+    known family f, no compute: S ~ Normal(alpha_f, sqrt(resid_sd^2 + (slope_f x_sd)^2 e_1))
     new family, compute x:      S ~ Normal(x e_1, sqrt(resid_sd^2 + tau^2 + (x tau_slope)^2 e_1))
-    no compute (any family):    S ~ Normal(0, sqrt(resid_sd^2 + tau^2 + x_sd^2 e_1))
+    new family, no compute:     S ~ Normal(0, sqrt(resid_sd^2 + tau^2 + x_sd^2 e_1))
 
 where ``e_1`` picks the general axis, ``x`` is centred log10 FLOPs, and a family's effects
-average zero over the fit's families (a new family's effect is a fresh draw). A model
-without compute gets the population marginal, a new family at an unknown compute, so it is
-placed by its benchmarks alone. The graph samples the general axis in other units (the
-scale anchor's logit, ``beta`` per decade); ``per_decade`` converts.
+average zero over the fit's families (a new family's effect is a fresh draw). Unknown
+compute is missing data, integrated out: ``x ~ Normal(0, x_sd)``, the spread of the fit's
+known compute. A closed model so keeps its family's efficiency and is otherwise placed by
+its benchmarks; it is not shrunk toward the open models' mean capability. A fit with no
+compute at all has ``x_sd = 0``: no compute trend, and the general axis is measured by the
+benchmarks alone. The graph samples the general axis in other units (the scale anchor's
+logit, ``beta`` per decade); ``per_decade`` converts.
 
 Examples
 --------
@@ -23,9 +27,9 @@ Examples
 ...     alpha=np.array([[0.5, 0.0]]), tau=np.array([0.3, 0.4]),
 ...     resid_sd=np.array([0.2, 0.9]), x_sd=1.0)
 >>> loc.tolist()
-[[1.5, 0.0], [0.0, 0.0]]
+[[1.5, 0.0], [0.5, 0.0]]
 >>> scale.round(3).tolist()
-[[0.2, 0.9], [1.063, 0.985]]
+[[0.2, 0.9], [1.02, 0.9]]
 """
 
 from __future__ import annotations
@@ -109,11 +113,18 @@ def capability_prior(
     new_var = resid2 + tau2
     if tau_slope is not None:
         new_var = new_var + ((trend * tau_slope) ** 2)[..., None] * e1
-    blind_var = resid2 + tau2 + ((per_decade * x_sd) ** 2)[..., None] * e1
-    seen = (has & known)[:, None]
-    loc = xp.where(seen, loc_known, xp.where(has[:, None], loc_new, 0.0))
+    # Unknown compute is integrated out: x ~ Normal(0, x_sd) adds its spread on the trend.
+    spread2 = (per_decade * x_sd) ** 2 * np.ones(len(x))  # (..., M)
+    blind_var = resid2 + tau2 + spread2[..., None] * e1
+    closed_var = resid2 + (slope_f**2 * spread2)[..., None] * e1
+    has_k, known_k = has[:, None], known[:, None]
+    loc = xp.where(known_k, xp.where(has_k, loc_known, alpha_f), xp.where(has_k, loc_new, 0.0))
     # ``resid2 + 0 * tau2`` only broadcasts resid2 to the draws x models x K shape.
-    var = xp.where(seen, resid2 + 0.0 * tau2, xp.where(has[:, None], new_var, blind_var))
+    var = xp.where(
+        known_k,
+        xp.where(has_k, resid2 + 0.0 * tau2, closed_var),
+        xp.where(has_k, new_var, blind_var),
+    )
     return loc, xp.sqrt(var)
 
 

@@ -64,8 +64,10 @@ DEFAULT_DRAWS = 2000
 DEFAULT_TUNE = 1000
 
 #: Layout of the results file. 2 (0.5.0): a ``posterior_predictive`` group and the model
-#: written once (bayes_scaling.measurement). Files of another layout ask for a refit.
-RESULTS_VERSION = 2
+#: written once (bayes_scaling.measurement). 3 (0.6.0): unknown compute is missing data
+#: (a closed model keeps its family's effect), fits without any compute, linear columns.
+#: Files of another layout ask for a refit.
+RESULTS_VERSION = 3
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")

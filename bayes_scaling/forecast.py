@@ -280,6 +280,11 @@ def forecast(
     if target is not None and target.name in bench["benchmark"].to_numpy():
         bench = bench.drop_sel(benchmark=[target.name])
     if route == "compute":
+        if not np.isfinite(bench["flops"].to_numpy().astype(float)).any():
+            raise BayesScalingError(
+                "--from compute needs training compute, and no model of the table has any; "
+                "use --from benchmarks"
+            )
         no_compute = [m for m in test if not np.isfinite(float(bench["flops"].sel(model=m)))]
         if no_compute:
             raise BayesScalingError(

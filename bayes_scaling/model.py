@@ -283,12 +283,13 @@ def build_inputs(
             f"the compute-only law needs training compute for every model; "
             f"{len(missing)} lack it (e.g. {missing[0]}); drop them first"
         )
-    if not np.isfinite(logf).any():
-        raise BayesScalingError(
-            "no model has known training compute; the capability model needs some"
-        )
-    x_mean = float(np.nanmean(logf))
-    x_sd = float(np.nanstd(logf)) or 1.0
+    if np.isfinite(logf).any():
+        x_mean = float(np.nanmean(logf))
+        x_sd = float(np.nanstd(logf)) or 1.0
+    else:
+        # No compute at all (a frontier leaderboard): no compute trend; the general axis is
+        # anchored on the benchmarks alone and families stay random effects.
+        x_mean, x_sd = 0.0, 0.0
 
     score = data["score"].to_numpy()
     floor = data["floor"].to_numpy().astype(float)
@@ -410,7 +411,13 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # matrix cannot follow. ``S``, ``alpha``, ``tau``, ``sigma`` and ``loadings`` are
         # reported in decades of effective compute, as deterministics. Priors stated in
         # decades are converted with the prior median of beta.
-        beta = pm.LogNormal("beta", np.log(pri.loading_median), 0.5)
+        if inputs.has_compute.any():
+            beta = pm.LogNormal("beta", np.log(pri.loading_median), 0.5)
+        else:
+            # Without compute "decades" mean nothing: the general axis stays on the scale
+            # anchor's logit scale (one logit per unit), and a free beta would only be
+            # its prior, spreading every capability for nothing.
+            beta = pm.Deterministic("beta", pt.constant(1.0, dtype="float64"))
         to_g = pri.loading_median
         tau_general = pm.HalfNormal("tau_general", pri.tau_sd * to_g)
         if k == 1:

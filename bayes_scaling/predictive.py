@@ -313,6 +313,11 @@ def prior_of(
     ``pick`` selects posterior draws (indices into :meth:`FitResults.draws` order).
     """
     sel = slice(None) if pick is None else pick
+    if float(fit.tree.attrs["x_sd"]) == 0.0 and np.isfinite(np.asarray(log10_flops, float)).any():
+        raise BayesScalingError(
+            "the fit has no training compute, so compute cannot place a model; "
+            "place it by its benchmarks (forecast --from benchmarks)"
+        )
 
     def arr(name: str, *dims: str) -> np.ndarray:
         return fit.draws(name).transpose("sample", *dims).to_numpy()[sel].astype(float)

@@ -274,8 +274,9 @@ def simulate(
     seed : int
         Same seed, same table and parameters.
     compute_missing : float
-        Share of models whose tokens and FLOPs are hidden (their size stays). At least
-        two models keep their compute, which the model needs to centre the general axis.
+        Share of models whose tokens and FLOPs are hidden (their size stays). Below one,
+        at least two models keep their compute; one hides every model's (a table with no
+        compute at all, as frontier leaderboards are).
     sigma : float
         Residual sd (decades) of a model's general capability around its family line.
     tau : float or sequence of float
@@ -336,10 +337,11 @@ def simulate(
     # Same arithmetic as data.from_wide (column * 1e21), so x matches the model's inputs.
     logf = np.log10(flops_col * 1e21)
     hidden = np.zeros(m, dtype=bool)
-    n_hidden = min(round(compute_missing * m), m - 2)
+    # Short of "no compute at all" (a frontier table), two models keep theirs.
+    n_hidden = m if compute_missing == 1.0 else min(round(compute_missing * m), m - 2)
     if n_hidden > 0:
         hidden[rng.choice(m, n_hidden, replace=False)] = True
-    x_mean = float(np.mean(logf[~hidden]))
+    x_mean = float(np.mean(logf[~hidden] if (~hidden).any() else logf))
     x = logf - x_mean
 
     # --- capabilities ------------------------------------------------------------------
@@ -446,8 +448,8 @@ def _check(
         )
     if not 0.0 <= missing < 1.0:
         raise BayesScalingError(f"missing must be in [0, 1), got {missing}")
-    if not 0.0 <= compute_missing < 1.0:
-        raise BayesScalingError(f"compute_missing must be in [0, 1), got {compute_missing}")
+    if not 0.0 <= compute_missing <= 1.0:
+        raise BayesScalingError(f"compute_missing must be in [0, 1], got {compute_missing}")
 
 
 def _round_sig(values: np.ndarray, digits: int = 4) -> np.ndarray:

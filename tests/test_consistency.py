@@ -40,6 +40,8 @@ place_mod = importlib.import_module("bayes_scaling.place")
 
 MODE = "FAST_COMPILE"
 SPECS = sorted(p.stem for p in (Path(__file__).parents[1] / "models").glob("*.toml"))
+#: Every spec, and a table without any compute (a frontier leaderboard: no compute trend).
+CASES = [*SPECS, "k2@no-compute"]
 
 
 @functools.cache
@@ -64,8 +66,11 @@ def _fit_at_point(sim, spec_name: str):
 @functools.cache
 def _cached_point(spec_name: str, seed: int = 0):
     sim = _sim()
+    spec_name, _, variant = spec_name.partition("@")
     spec = sim.spec(spec_name)
     data = sim.data
+    if variant == "no-compute":
+        data = data.assign_coords(flops=("model", np.full(data.sizes["model"], np.nan)))
     if spec.compute_only:
         data = data.isel(model=np.flatnonzero(np.isfinite(data["flops"].to_numpy())))
     targets = None
@@ -123,7 +128,7 @@ def _cached_point(spec_name: str, seed: int = 0):
     return model, point, inputs, fit
 
 
-@pytest.mark.parametrize("spec_name", SPECS)
+@pytest.mark.parametrize("spec_name", CASES)
 def test_heldout_log_likelihood_equals_the_graph(sim, spec_name: str) -> None:
     _, _, inputs, fit = _fit_at_point(sim, spec_name)
     models, columns = inputs.obs_labels
@@ -141,7 +146,7 @@ def test_heldout_log_likelihood_equals_the_graph(sim, spec_name: str) -> None:
     np.testing.assert_allclose(ll[keep], graph[keep], rtol=1e-8, atol=1e-8)
 
 
-@pytest.mark.parametrize("spec_name", SPECS)
+@pytest.mark.parametrize("spec_name", CASES)
 def test_place_likelihood_equals_the_graph(sim, spec_name: str) -> None:
     _, _, inputs, fit = _fit_at_point(sim, spec_name)
     run = place_mod._run_arrays(fit, 1)
@@ -184,7 +189,7 @@ def test_place_gradient_is_the_derivative_of_its_likelihood(sim, spec_name: str)
         np.testing.assert_allclose(d1[..., j], (up - down) / (2 * h), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("spec_name", SPECS)
+@pytest.mark.parametrize("spec_name", CASES)
 def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     """The prior ``place`` and ``capability_from_compute`` use is the graph's."""
     model, point, _inputs, fit = _fit_at_point(sim, spec_name)

@@ -215,10 +215,40 @@ def test_compute_only_without_compute_is_a_user_error(sim: Simulation) -> None:
         build_inputs(sim.data, load_spec("compute-only"))
 
 
-def test_no_compute_at_all_is_a_user_error(sim: Simulation) -> None:
+def test_a_table_without_compute_has_no_compute_trend(sim: Simulation) -> None:
+    """No compute at all: beta is fixed at one and a model's prior is its family's effect."""
     data = sim.data.assign_coords(flops=("model", np.full(sim.data.sizes["model"], np.nan)))
-    with pytest.raises(BayesScalingError, match="no model has known training compute"):
-        build_inputs(data, load_spec("k2"))
+    inputs = build_inputs(data, load_spec("k2"))
+    assert (inputs.x_mean, inputs.x_sd) == (0.0, 0.0)
+    model = build_model(inputs, load_spec("k2"))
+    assert "beta" not in {v.name for v in model.free_RVs}
+    point = model.initial_point(0)
+    key = next(k for k in point if k.startswith("z_alpha"))
+    point[key] = np.random.default_rng(0).normal(size=point[key].shape)
+    beta, alpha, loc = _evaluate(model, point, ["beta", "alpha"])
+    assert float(beta) == 1.0
+    # The prior of g is centred on the model's family effect (decades = logits here).
+    np.testing.assert_allclose(loc, alpha[inputs.family_index, 0])
+
+
+def _evaluate(model, point, names):
+    """Values of named variables and the prior location of ``g`` at a point."""
+    outs = model.replace_rvs_by_values([model[n] for n in names] + [model["g"].owner.inputs[-2]])
+    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+    return fn(point)
+
+
+def test_a_model_without_compute_keeps_its_family_effect(sim: Simulation) -> None:
+    """Unknown compute is missing data: the prior is centred on the family's effect."""
+    inputs = build_inputs(sim.data, load_spec("k2"))
+    assert (~inputs.has_compute).any() and inputs.has_compute.any()
+    model = build_model(inputs, load_spec("k2"))
+    point = model.initial_point(0)
+    key = next(k for k in point if k.startswith("z_alpha"))
+    point[key] = np.random.default_rng(0).normal(size=point[key].shape)
+    alpha, beta, loc = _evaluate(model, point, ["alpha", "beta"])
+    closed = ~inputs.has_compute
+    np.testing.assert_allclose(loc[closed], beta * alpha[inputs.family_index[closed], 0])
 
 
 def test_more_capabilities_than_benchmarks_is_a_user_error() -> None:
