@@ -43,6 +43,7 @@ __all__ = [
     "expected_curve",
     "first_crossing",
     "predict_scores",
+    "predictive_curve",
     "summarise_samples",
 ]
 
@@ -117,6 +118,57 @@ def expected_curve(fit: FitResults, column: str, general: Sequence[float]) -> xr
         coords={GENERAL: xs},
         name=column,
         attrs={"column": column, "units": f"raw ({lower:g} to {upper:g})"},
+    )
+
+
+def predictive_curve(
+    fit: FitResults, column: str, general: Sequence[float], seed: int = 0
+) -> xr.DataArray:
+    """Posterior predictive draws of one new model's score along the general axis, raw units.
+
+    Where :func:`expected_curve` is the uncertainty of the *mean* score of models at a
+    general capability, this is the score a single model there may get: a model of a
+    family the fit has not seen, with exactly that general capability, specialisations
+    drawn from their population prior (:meth:`FitResults.capability_from_compute`), and
+    everything :func:`bayes_scaling.predictive.predictive_draws` adds for a new model
+    (a fresh family offset and per-model deviation of a downstream target, its benchmark
+    residuals, measurement noise). Its band is what the fitted models' scores scatter in.
+
+    Parameters
+    ----------
+    fit : FitResults
+        A fit; ``column`` is one of its benchmarks or downstream targets.
+    column : str
+        The benchmark or target.
+    general : sequence of float
+        Grid of general capability (decades of effective compute, log10 FLOPs).
+    seed : int
+        Seed of the specialisation and noise draws (same seed, same curve).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``sample``, ``general``), in the column's own units.
+
+    Examples
+    --------
+    >>> band = predictive_curve(fit, "GSM8K", np.linspace(21, 25, 41))  # doctest: +SKIP
+    >>> band.quantile([0.05, 0.95], "sample")  # doctest: +SKIP
+    """
+    xs = np.asarray(general, dtype=float)
+    rng = np.random.default_rng(seed)
+    # "" is no family of a fit (tables refuse empty family names): a new family.
+    cap = fit.capability_from_compute([""] * xs.size, xs, rng, [f"x{i}" for i in range(xs.size)])
+    cap.loc[{"capability": GENERAL}] = np.broadcast_to(xs - fit.x_mean, cap.shape[:2])
+    p = fit.predictive_draws(cap, [column], rng, noise=True, families=[""] * xs.size)
+    lower, upper = column_range(fit, column)
+    raw = lower + p.sel(column=column).to_numpy() * (upper - lower)
+    return xr.DataArray(
+        raw,
+        dims=("sample", GENERAL),
+        coords={GENERAL: xs},
+        name=column,
+        attrs={"column": column, "units": f"raw ({lower:g} to {upper:g})", "seed": seed},
     )
 
 

@@ -228,11 +228,11 @@ class FitResults:
 
         return find_outliers(self, threshold=threshold, tail=tail)
 
-    def summary_dict(self) -> dict[str, Any]:
-        """Everything ``bayes-scaling summary --json`` prints (:mod:`bayes_scaling.summaries`)."""
+    def summary_dict(self, reference: str | None = None, level: float = 0.9) -> dict[str, Any]:
+        """Everything ``bayes-scaling summary --json`` prints; see :func:`bayes_scaling.summaries.summary_dict`."""
         from bayes_scaling.summaries import summary_dict
 
-        return summary_dict(self)
+        return summary_dict(self, reference, level)
 
     # ---------------------------------------------------------------- prediction
     def predictive_draws(

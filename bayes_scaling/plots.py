@@ -18,6 +18,12 @@ function                            shows
 :func:`predicted_scores_plot`       predicted benchmark scores of models, with intervals
 ==================================  ====================================================
 
+Every family gets its own colour and marker (:func:`family_styles`), the same in every
+figure of a fit. The capability axes are ``general`` (decades of effective compute) and
+the *specialisation axes* ``spec1``, ``spec2``, ...: what each axis's anchor benchmark
+measures beyond general capability, in units of its sd across models; figures name the
+anchor next to the axis (:func:`capability_labels`, :func:`specialisation_note`).
+
 Examples
 --------
 >>> from bayes_scaling.estimator import FitResults
@@ -27,20 +33,23 @@ Examples
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import xarray as xr
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import TwoSlopeNorm, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bayes_scaling.diagnostics import RHAT_MAX
 from bayes_scaling.intervals import equal_tailed
-from bayes_scaling.measurement import expected_score, linear_predictor
+from bayes_scaling.summaries import resolve_reference
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,21 +58,124 @@ if TYPE_CHECKING:
     from bayes_scaling.forecast import Forecast
 
 __all__ = [
+    "FamilyStyle",
+    "capability_labels",
     "capability_vs_compute_plot",
     "curve_bands_plot",
     "family_efficiency_plot",
+    "family_styles",
     "loadings_heatmap",
     "predicted_scores_plot",
     "predictive_check_plot",
     "resolve_reference",
     "rhat_plot",
     "scaling_curve_plot",
+    "specialisation_note",
     "worst_rhat",
 ]
 
-#: Colour of everything that is not singled out (small families, fixed zeros).
+#: Colour of reference lines and of families beyond an explicit ``n_families`` cap.
 _GREY = "0.6"
 _FLAG = "crimson"
+
+
+class FamilyStyle(NamedTuple):
+    """How one family is drawn: a colour (hex) and a matplotlib marker."""
+
+    colour: str
+    marker: str
+
+
+def _palette() -> list[str]:
+    """Twenty distinct colours, none grey: tab10's, tab20's light ones, four of tab20b."""
+    tab10 = [to_hex(c) for c in colormaps["tab10"].colors]  # type: ignore[attr-defined]
+    tab20 = [to_hex(c) for c in colormaps["tab20"].colors]  # type: ignore[attr-defined]
+    tab20b = [to_hex(c) for c in colormaps["tab20b"].colors]  # type: ignore[attr-defined]
+    dark = [c for i, c in enumerate(tab10) if i != 7]  # tab10's 8th is grey
+    light = [c for i, c in enumerate(tab20[1::2]) if i != 7]  # and its light grey
+    return dark + light + [tab20b[0], tab20b[4], tab20b[8], tab20b[12]]
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p")
+
+
+def family_styles(families: Sequence[str]) -> dict[str, FamilyStyle]:
+    """A distinct colour and marker for every family, in the order given.
+
+    The first twenty families get twenty different colours (no grey, which would read as
+    "other"); the marker changes every ten families, so any two of the first hundred
+    differ in colour, marker or both. Pass the families largest first, so the most
+    visible colours go to the families with most models.
+
+    Parameters
+    ----------
+    families : sequence of str
+        Family names; repeats are ignored.
+
+    Returns
+    -------
+    dict of str to FamilyStyle
+
+    Examples
+    --------
+    >>> styles = family_styles(["Pythia", "OPT", "Falcon"])
+    >>> styles["Falcon"].marker, len({s.colour for s in styles.values()})
+    ('o', 3)
+    """
+    palette = _palette()
+    names = list(dict.fromkeys(str(f) for f in families))
+    return {
+        f: FamilyStyle(palette[i % len(palette)], _MARKERS[(i // 10) % len(_MARKERS)])
+        for i, f in enumerate(names)
+    }
+
+
+def _by_size(families: Sequence[str]) -> list[str]:
+    """Distinct families, most models first (ties: alphabetical)."""
+    counts = Counter(str(f) for f in families)
+    return [f for f, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _legend_columns(n: int, per_column: int = 22) -> int:
+    return max(1, math.ceil(n / per_column))
+
+
+def capability_labels(fit: FitResults) -> dict[str, str]:
+    """Each capability axis with its anchor benchmark: ``spec1`` -> ``spec1 (GSM8K)``.
+
+    The general axis keeps its name; a specialisation axis is named after the benchmark
+    that defines it (its anchor: it loads on ``general`` and on that axis only).
+
+    Examples
+    --------
+    >>> capability_labels(fit)  # doctest: +SKIP
+    {'general': 'general', 'spec1': 'spec1 (GSM8K)', 'spec2': 'spec2 (HumanEval)'}
+    """
+    caps = [str(c) for c in fit.posterior["capability"].to_numpy()]
+    anchors = list(fit.anchors)
+    return {
+        c: c if k == 0 or k >= len(anchors) else f"{c} ({anchors[k]})" for k, c in enumerate(caps)
+    }
+
+
+def specialisation_note(fit: FitResults) -> str:
+    """One sentence saying what the fit's specialisation axes are; empty for K = 1.
+
+    Examples
+    --------
+    >>> specialisation_note(fit)  # doctest: +SKIP
+    'spec1 (GSM8K), spec2 (HumanEval): specialisation axes, ...'
+    """
+    labels = capability_labels(fit)
+    specs = [label for c, label in labels.items() if c != "general"]
+    if not specs:
+        return ""
+    return (
+        f"{', '.join(specs)}: specialisation axes. Each is what its anchor benchmark (in "
+        "brackets) measures beyond general capability, in sds across models (positive = "
+        "better on that benchmark than general capability predicts); other benchmarks "
+        "load on it as far as they share that skill."
+    )
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -75,28 +187,6 @@ def _figure(width: float, height: float) -> Figure:
 
 def _pct(level: float) -> str:
     return f"{100 * level:g}%"
-
-
-def resolve_reference(fit: FitResults, reference: str | None = None) -> str:
-    """The family efficiency is reported against: ``reference``, the spec's, or the largest.
-
-    A user table need not contain the spec's reference family (``Llama-2`` by default);
-    then the family with most models (ties: alphabetical) is used, so reports and plots
-    still work. An explicit ``reference`` is never replaced.
-
-    Examples
-    --------
-    >>> fit = FitResults.load("runs/demo/RUN.nc")  # doctest: +SKIP
-    >>> resolve_reference(fit)  # doctest: +SKIP
-    'Llama-2'
-    """
-    families = [str(f) for f in fit.posterior["family"].to_numpy()]
-    if reference is not None:
-        return reference
-    if fit.spec.reference_family in families:
-        return fit.spec.reference_family
-    counts = Counter(str(f) for f in fit.data["family"].to_numpy())
-    return min(families, key=lambda f: (-counts[f], f))
 
 
 # ------------------------------------------------------------------ family efficiency
@@ -177,7 +267,7 @@ def loadings_heatmap(fit: FitResults, level: float = 0.9) -> Figure:
     --------
     >>> fig = loadings_heatmap(fit)  # doctest: +SKIP
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]  # doctest: +SKIP
-    ['general', 'spec1', 'spec2']
+    ['general', 'spec1\n(GSM8K)', 'spec2\n(HumanEval)']
     """
     lo = fit.loadings(level).transpose("benchmark", "capability")
     mean = lo["mean"].to_numpy()
@@ -205,7 +295,8 @@ def loadings_heatmap(fit: FitResults, level: float = 0.9) -> Figure:
                 # White text on saturated cells, black elsewhere: readable either way.
                 colour = "white" if abs(mean[i, k]) > 0.6 * vmax else "black"
             ax.text(k, i, text, ha="center", va="center", fontsize=7.5, color=colour)
-    ax.set_xticks(np.arange(n_k), caps)
+    labels = capability_labels(fit)
+    ax.set_xticks(np.arange(n_k), [labels[c].replace(" (", "\n(") for c in caps])
     ax.set_yticks(
         np.arange(n_b),
         [f"{b} *" if b in anchors else b for b in benchmarks],
@@ -216,6 +307,13 @@ def loadings_heatmap(fit: FitResults, level: float = 0.9) -> Figure:
         fontsize=9,
     )
     fig.colorbar(image, ax=ax, label="posterior mean loading", shrink=0.8)
+    if n_k > 1:
+        fig.supxlabel(
+            "spec axes: what the anchor benchmark in brackets measures\n"
+            "beyond general capability (sd units across models)",
+            fontsize=7,
+            color="0.3",
+        )
     return fig
 
 
@@ -231,21 +329,32 @@ def _hatch(x: float, y: float) -> Any:
 def capability_vs_compute_plot(
     fit: FitResults,
     level: float = 0.9,
-    n_families: int = 8,
+    n_families: int | None = None,
     reference: str | None = None,
 ) -> Figure:
     """General capability (decades of effective compute) against log10 training FLOPs.
 
     Each model with known compute is a point at its posterior mean with a ``level``
-    interval bar; the ``n_families`` largest families get their own colour, the rest
-    are grey. The dashed 1:1 line passes through the reference family's line
-    (``log10 FLOPs + alpha_ref``): points above it are more efficient than the
-    reference family, points below less.
+    interval bar, in its family's colour and marker (:func:`family_styles`). The dashed
+    1:1 line passes through the reference family's line (``log10 FLOPs + alpha_ref``):
+    points above it are more efficient than the reference family, points below less.
+
+    Parameters
+    ----------
+    fit : FitResults
+        A fitted model.
+    level : float
+        Interval mass.
+    n_families : int, optional
+        Style only the largest ``n_families`` families and draw the rest in grey as
+        "other"; default: every family its own style.
+    reference : str, optional
+        Family of the 1:1 line (see :func:`resolve_reference`).
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes; the legend lists the coloured families, "other" and the line.
+        One axes; the legend, right of it, lists the families, "other" and the line.
 
     Examples
     --------
@@ -264,24 +373,27 @@ def capability_vs_compute_plot(
     mean = general["mean"].sel(model=data["model"]).to_numpy()
     lower = general["lower"].sel(model=data["model"]).to_numpy()
     upper = general["upper"].sel(model=data["model"]).to_numpy()
-    counts = Counter(families[has])
-    top = [f for f, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n_families]]
-    fig = _figure(8.0, 5.5)
-    ax = fig.add_subplot()
+    ordered = _by_size(list(families[has]))
+    top = ordered if n_families is None else ordered[:n_families]
+    styles = family_styles(top)
     others = has & ~np.isin(families, top)
-    groups = [(f, has & (families == f), f"C{i % 10}") for i, f in enumerate(top)]
-    groups.append(("other", others, _GREY))
-    for label, mask, colour in groups:
+    groups = [(f, has & (families == f), styles[f]) for f in top]
+    groups.append(("other", others, FamilyStyle(_GREY, "o")))
+    n_entries = sum(bool(mask.any()) for _, mask, _ in groups) + 1
+    columns = _legend_columns(n_entries)
+    fig = _figure(7.0 + 1.6 * columns, 5.5)
+    ax = fig.add_subplot()
+    for label, mask, style in groups:
         if not mask.any():
             continue
         ax.errorbar(
             x[mask],
             mean[mask],
             yerr=[mean[mask] - lower[mask], upper[mask] - mean[mask]],
-            fmt="o",
+            fmt=style.marker,
             ms=4,
-            color=colour,
-            ecolor=colour,
+            color=style.colour,
+            ecolor=style.colour,
             elinewidth=0.8,
             alpha=0.85,
             label=f"{label} ({int(mask.sum())})",
@@ -307,7 +419,9 @@ def capability_vs_compute_plot(
     ax.set_ylabel("general capability (decades of effective compute)")
     ax.set_title(f"General capability vs compute (mean, {_pct(level)} interval)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", ncols=2 if len(groups) > 6 else 1)
+    ax.legend(
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=columns, title="family"
+    )
     return fig
 
 
@@ -610,23 +724,48 @@ def loo_pit_plot(fit: FitResults) -> Figure:
     return fig
 
 
-def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -> Figure:
-    """The forecast metric against general capability, with 50% and 90% bands.
+def scaling_curve_plot(
+    result: Forecast,
+    n_families: int | None = None,
+    grid: int = 120,
+    level: float = 0.9,
+    seed: int = 0,
+) -> Figure:
+    """The forecast metric against general capability, with two labelled bands.
 
     x is the general capability in decades of effective compute (log10 FLOPs of a model of
-    average family efficiency); y is the metric in its own units. Training models are
-    filled, held-out models hollow; colour marks the largest families. The curve is the
-    posterior mean of the expected metric with the specialisation axes at their mean.
+    average family efficiency); y is the metric in its own units. Two bands, both
+    equal-tailed ``level`` intervals:
+
+    * the **predictive band** of one model's score at that capability
+      (:func:`bayes_scaling.curves.predictive_curve`: a model of a new family, its
+      specialisations, per-model deviation and measurement noise included), the band
+      a model's observed score falls in ``level`` of the time;
+    * the narrower band of the **expected score** (the mean curve,
+      :func:`bayes_scaling.curves.expected_curve`, specialisations at the fitted models'
+      mean): where the curve itself is.
+
+    The line is the posterior mean of the expected score. Training models are filled,
+    held-out models hollow, each family in its own colour and marker.
 
     Parameters
     ----------
     result : Forecast
         From :func:`bayes_scaling.forecast.forecast` with a target metric.
+    n_families : int, optional
+        Style only the largest ``n_families`` families, the rest grey; default: all.
+    grid : int
+        Points of the capability grid.
+    level : float
+        Mass of both bands.
+    seed : int
+        Seed of the predictive draws (same seed, same figure).
 
     Examples
     --------
     >>> fig = scaling_curve_plot(result)  # doctest: +SKIP
     """
+    from bayes_scaling.curves import expected_curve, predictive_curve
     from bayes_scaling.errors import BayesScalingError
 
     target = result.target
@@ -635,57 +774,67 @@ def scaling_curve_plot(result: Forecast, n_families: int = 8, grid: int = 120) -
     fit = result.fit
     caps = fit.capabilities()["mean"].sel(capability="general").to_series()
     table = result.table.set_index("model")
-    a = fit.draws("target_intercept").sel(target=target.name).to_numpy()
-    w = fit.draws("target_weights").sel(target=target.name, capability="general").to_numpy()
-    centre = fit.draws("S").sel(capability="general").mean("model").to_numpy() + fit.x_mean
-    # Per draw: the learnt effective floor on the target's unit scale.
-    params = fit._column_params([target.name])
-    floor_u, ceiling_u = params["floor"][:, 0], params["ceiling"][0]
     models = [m for m in table.index if m in caps.index]
     lo_x, hi_x = caps[models].min(), caps[models].max()
     span = hi_x - lo_x
     xs = np.linspace(lo_x - 0.1 * span, hi_x + 0.25 * span, grid)
-    general = (xs[None, :] - centre[:, None])[..., None]  # (sample, grid, capability)
-    eta = linear_predictor(a[:, None, None], w[:, None, None, None], general)[..., 0]
-    ys = target.from_unit(expected_score(eta, floor_u[:, None], ceiling_u))
-    fig = _figure(7.0, 4.6)
-    ax = fig.add_subplot()
-    for level, alpha in ((0.9, 0.15), (0.5, 0.3)):
-        lower, upper = equal_tailed(ys, level)
-        ax.fill_between(
-            xs, lower, upper, color="C0", alpha=alpha, lw=0, label=f"{_pct(level)} band"
-        )
-    ax.plot(xs, ys.mean(0), color="C0", lw=2, label="posterior mean")
+    mean_curve = expected_curve(fit, target.name, xs).to_numpy()
+    one_model = predictive_curve(fit, target.name, xs, seed=seed).to_numpy()
     families = fit.data["family"].to_series()
-    top = [f for f, _ in Counter(families[models]).most_common(n_families)]
-    for m in models:
+    plotted = [m for m in models if np.isfinite(table.loc[m, "observed"])]
+    ordered = _by_size([families.get(m, "") for m in plotted])
+    top = ordered if n_families is None else ordered[:n_families]
+    styles = family_styles(top)
+    n_entries = 5 + len(top) + (len(top) < len(ordered))
+    columns = _legend_columns(n_entries, 26)
+    fig = _figure(5.8 + 1.7 * columns, 4.6)
+    ax = fig.add_subplot()
+    pct = _pct(level)
+    lower, upper = equal_tailed(one_model, level)
+    ax.fill_between(
+        xs, lower, upper, color="C0", alpha=0.13, lw=0, label=f"{pct} predictive band: one model"
+    )
+    lower, upper = equal_tailed(mean_curve, level)
+    ax.fill_between(
+        xs, lower, upper, color="C0", alpha=0.35, lw=0, label=f"{pct} band of the expected score"
+    )
+    ax.plot(xs, mean_curve.mean(0), color="C0", lw=2, label="expected score (posterior mean)")
+    shown: dict[str, FamilyStyle] = {}
+    for m in plotted:
         row = table.loc[m]
-        if not np.isfinite(row["observed"]):
-            continue
-        fam = families.get(m, "")
-        colour = f"C{1 + top.index(fam) % 9}" if fam in top else _GREY
+        fam = str(families.get(m, ""))
+        style = styles.get(fam, FamilyStyle(_GREY, "o"))
+        shown[fam if fam in styles else "other"] = style
         test = row["split"] == "test"
         ax.scatter(
             caps[m],
             row["observed"],
             s=36 if test else 22,
+            marker=style.marker,
             zorder=3,
-            facecolors="none" if test else colour,
-            edgecolors=colour,
+            facecolors="none" if test else style.colour,
+            edgecolors=style.colour,
             linewidths=1.4,
         )
     handles = [
-        Line2D([], [], marker="o", ls="", color=f"C{1 + i % 9}", label=f) for i, f in enumerate(top)
+        Line2D([], [], marker=st.marker, ls="", color=st.colour, label=f)
+        for f, st in sorted(shown.items(), key=lambda kv: [*top, "other"].index(kv[0]))
     ]
     handles += [
         Line2D([], [], marker="o", ls="", mfc="none", color="k", label="held out"),
         Line2D([], [], marker="o", ls="", color="k", label="training"),
     ]
     band_handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=band_handles + handles, fontsize=7, loc="upper left", ncols=2)
+    ax.legend(
+        handles=band_handles + handles,
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        ncols=columns,
+    )
     ax.set_xlabel("general capability (decades of effective compute, log10 FLOPs)")
     ax.set_ylabel(target.name)
-    ax.set_title(f"Scaling curve of {target.name}")
+    ax.set_title(f"Scaling curve of {target.name}: expected score and one model's score")
     return fig
 
 

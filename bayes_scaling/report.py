@@ -9,7 +9,7 @@
     predictive_check.png
     rhat.png                 ArviZ rank plots, only when some parameter has R-hat > 1.01
     loo_pit.png              ArviZ LOO-PIT of the observed scores
-    summary.json             FitResults.summary_dict(), strict JSON
+    summary.json             FitResults.summary_dict(reference, level), strict JSON
     capabilities.csv         model, family, capability, mean, q<lo>, q<hi>
     family_efficiency.csv    family, n_models, reference, mean, median, q<lo>, q<hi>, ...
     loadings.csv             benchmark, capability, mean, q<lo>, q<hi>, anchor, fixed_zero
@@ -314,7 +314,7 @@ def _build(
 ) -> None:
     diag = fit.diagnostics
     outliers = fit.outliers()
-    summary = jsonable(fit.summary_dict())
+    summary = jsonable(fit.summary_dict(reference, level))
     atomic_write_text(tmp / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
     caps = capabilities_table(fit, level)
@@ -602,8 +602,15 @@ def _page(
         "whose loadings above the anchor are fixed at zero. Full table in "
         "<code>loadings.csv</code>.</p>"
     )
+    note = plots.specialisation_note(fit)
+    if note:
+        parts.append(
+            f"<p>{_esc(note)} Specialisation capabilities are in "
+            "<code>capabilities.csv</code> under the same names.</p>"
+        )
     parts.append(_img(figures, "loadings", "loadings heatmap"))
     caps = list(dict.fromkeys(load["capability"]))
+    labels = plots.capability_labels(fit)
     rows_l = []
     for bench, group in load.groupby("benchmark", sort=False):
         cells: list[Any] = [f"{bench} *" if group["anchor"].any() else bench]
@@ -615,7 +622,13 @@ def _page(
                 else f"{r['mean']:.2f} [{r[lo_name]:.2f}, {r[hi_name]:.2f}]"
             )
         rows_l.append(cells)
-    parts.append(_table(["benchmark", *caps], rows_l, [False] + [True] * len(caps)))
+    parts.append(
+        _table(
+            ["benchmark", *(labels.get(c, c) for c in caps)],
+            rows_l,
+            [False] + [True] * len(caps),
+        )
+    )
 
     # --- capability vs compute
     parts.append("<h2>General capability vs compute</h2>")

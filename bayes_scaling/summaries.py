@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,13 +79,95 @@ def family_efficiency(
     return res
 
 
+def resolve_reference(fit: FitResults, reference: str | None = None) -> str:
+    """The family efficiency is reported against: ``reference``, the spec's, or the largest.
+
+    A user table need not contain the spec's reference family (``Llama-2`` by default);
+    then the family with most models (ties: alphabetical) is used, so summaries, reports
+    and plots still work. An explicit ``reference`` is never replaced (an unknown one is
+    refused by :func:`family_efficiency`).
+
+    Examples
+    --------
+    >>> fit = bs.load("runs/demo/RUN.nc")  # doctest: +SKIP
+    >>> resolve_reference(fit)  # doctest: +SKIP
+    'Llama-2'
+    """
+    families = [str(f) for f in fit.posterior["family"].to_numpy()]
+    if reference is not None:
+        return reference
+    if fit.spec.reference_family in families:
+        return fit.spec.reference_family
+    counts = Counter(str(f) for f in fit.data["family"].to_numpy())
+    return min(families, key=lambda f: (-counts[f], f))
+
+
+def efficiency_records(
+    fit: FitResults, reference: str | None = None, level: float = 0.9
+) -> dict[str, Any]:
+    """The family-efficiency table as JSON-ready records, most efficient family first.
+
+    Returns
+    -------
+    dict
+        ``reference``, ``level`` and ``families``: one dict per family with ``family``,
+        ``n_models``, ``median``, ``lower``, ``upper`` (the ``level`` interval), ``mean``
+        of the multiplier and ``log10_multiplier`` (posterior mean, decades).
+
+    Examples
+    --------
+    >>> efficiency_records(fit)["families"][0]["family"]  # doctest: +SKIP
+    'Qwen1.5'
+    """
+    ref = resolve_reference(fit, reference)
+    eff = family_efficiency(fit, ref, level)
+    counts = Counter(str(f) for f in fit.data["family"].to_numpy())
+    rows = [
+        {
+            "family": str(f),
+            "n_models": counts[str(f)],
+            **{
+                key: float(eff[key].sel(family=f))
+                for key in ("median", "lower", "upper", "mean", "log10_multiplier")
+            },
+        }
+        for f in eff["family"].to_numpy()
+    ]
+    rows.sort(key=lambda r: (-r["median"], r["family"]))
+    return {"reference": ref, "level": level, "families": rows}
+
+
 def loadings(fit: FitResults, level: float = 0.9) -> xr.Dataset:
     """Benchmark loadings (mean and interval) over (``benchmark``, ``capability``)."""
     return summarise(fit.posterior["loadings"], level)
 
 
-def summary_dict(fit: FitResults) -> dict[str, Any]:
-    """Everything ``bayes-scaling summary --json`` prints."""
+def summary_dict(
+    fit: FitResults, reference: str | None = None, level: float = 0.9
+) -> dict[str, Any]:
+    """Everything ``bayes-scaling summary --json`` prints.
+
+    Parameters
+    ----------
+    fit : FitResults
+        A fitted model.
+    reference : str, optional
+        Family of the efficiency table (default: :func:`resolve_reference`).
+    level : float
+        Interval mass of the efficiency table.
+
+    Returns
+    -------
+    dict
+        Diagnostics, sizes, outliers, anchors, sampler, seed, version, and
+        ``family_efficiency`` (:func:`efficiency_records`); numbers are plain Python
+        and non-finite ones ``None``.
+
+    Examples
+    --------
+    >>> summary_dict(fit)["family_efficiency"]["reference"]  # doctest: +SKIP
+    'Llama-2'
+    """
     d = fit.diagnostics
     out = fit.outliers()
     data = fit.data
@@ -108,7 +191,11 @@ def summary_dict(fit: FitResults) -> dict[str, Any]:
         "seed": fit.tree.attrs.get("seed"),
         "version": fit.tree.attrs.get("bayes_scaling_version"),
     }
-    return {key: _plain(value) for key, value in out_dict.items()}
+    result = {key: _plain(value) for key, value in out_dict.items()}
+    eff = efficiency_records(fit, reference, level)
+    eff["families"] = [{k: _plain(v) for k, v in row.items()} for row in eff["families"]]
+    result["family_efficiency"] = eff
+    return result
 
 
 def _plain(value: Any) -> Any:

@@ -7,17 +7,22 @@ import json
 import math
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from conftest import TINY_BENCHMARKS
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
-from bayes_scaling import plots, report
+from bayes_scaling import curves, datasets, plots, report
+from bayes_scaling.cli import run
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import FitResults
+from bayes_scaling.forecast import Forecast, Target
+from bayes_scaling.intervals import equal_tailed
 
 PNGS = {
     "family_efficiency.png",
@@ -64,6 +69,111 @@ def test_loadings_heatmap(tiny_fit: FitResults) -> None:
         f"{b} *" if b == anchor else b for b in TINY_BENCHMARKS
     ]
     assert len(ax.texts) == len(TINY_BENCHMARKS)  # one annotation per cell
+
+
+def test_family_styles_are_distinct_and_never_grey() -> None:
+    # The base table's 40 families, largest first: Falcon and XGLM are 9th and 10th,
+    # which the old top-8 colouring drew in the grey of "other".
+    base = datasets.load("base-llm")
+    families = [str(f) for f in base["family"].to_numpy()]
+    ordered = plots._by_size(families)
+    assert len(ordered) == 40
+    styles = plots.family_styles(ordered)
+    assert list(styles) == ordered
+    assert len(set(styles.values())) == 40  # colour and marker: every family its own
+    first = [styles[f].colour for f in ordered[:20]]
+    assert len(set(first)) == 20  # the twenty largest: twenty colours
+    for f in ("Falcon", "XGLM", "OPT"):
+        r, g, b = to_rgb(styles[f].colour)
+        assert not (r == g == b), f  # no grey (nor black, nor white)
+    many = plots.family_styles([f"F{i}" for i in range(100)])
+    assert len(set(many.values())) == 100
+    # Same input, same styles; repeats ignored.
+    assert plots.family_styles(["Claude-2", "GPT-4", "Claude-2"]) == plots.family_styles(
+        ["Claude-2", "GPT-4"]
+    )
+
+
+def test_capability_vs_compute_plot_styles_every_family(tiny_fit: FitResults) -> None:
+    fig = plots.capability_vs_compute_plot(tiny_fit)
+    ax = fig.axes[0]
+    legend = tick_labels(ax.get_legend().get_texts())
+    assert sorted(legend) == sorted(
+        ["Falcon (4)", "Llama-2 (3)", "OPT (8)", "Pythia (8)", "Qwen1.5 (7)", "1:1 through Llama-2"]
+    )
+    assert not any("other" in t for t in legend)
+    colours = {
+        text.split(" (")[0]: to_rgb(line.get_color())
+        for text, line in zip(legend, ax.get_legend().legend_handles, strict=True)
+        if "1:1" not in text
+    }
+    assert len(set(colours.values())) == 5
+    assert all(not (r == g == b) for r, g, b in colours.values())
+
+
+def test_capability_labels_name_the_anchors() -> None:
+    stub = SimpleNamespace(
+        posterior=xr.Dataset(coords={"capability": ["general", "spec1", "spec2"]}),
+        anchors=("MMLU", "GSM8K", "HumanEval"),
+    )
+    assert plots.capability_labels(stub) == {  # type: ignore[arg-type]
+        "general": "general",
+        "spec1": "spec1 (GSM8K)",
+        "spec2": "spec2 (HumanEval)",
+    }
+    note = plots.specialisation_note(stub)  # type: ignore[arg-type]
+    assert note.startswith("spec1 (GSM8K), spec2 (HumanEval): specialisation axes")
+    assert "anchor benchmark" in note and "beyond general capability" in note
+    one = SimpleNamespace(
+        posterior=xr.Dataset(coords={"capability": ["general"]}), anchors=("MMLU",)
+    )
+    assert plots.specialisation_note(one) == ""  # type: ignore[arg-type]
+
+
+def _mmlu_forecast(fit: FitResults) -> Forecast:
+    """A Forecast of the tiny fit's MMLU column (a benchmark stands in for a target)."""
+    scores = fit.data["score"].sel(benchmark="MMLU").to_series()
+    models = [str(m) for m in scores.index]
+    table = pd.DataFrame(
+        {"model": models, "split": ["train"] * 25 + ["test"] * 5, "observed": scores.to_numpy()}
+    )
+    target = Target(name="MMLU", values=scores, floor=0.25, ceiling=1.0)
+    return Forecast(table=table, fit=fit, draws=xr.DataArray([]), target=target)
+
+
+def test_scaling_curve_shows_both_bands_labelled(tiny_fit: FitResults) -> None:
+    fig = plots.scaling_curve_plot(_mmlu_forecast(tiny_fit))
+    ax = fig.axes[0]
+    legend = tick_labels(ax.get_legend().get_texts())
+    assert legend[:3] == [
+        "90% predictive band: one model",
+        "90% band of the expected score",
+        "expected score (posterior mean)",
+    ]
+    assert {"Falcon", "OPT", "held out", "training"} <= set(legend)
+    assert "other" not in legend
+
+
+def test_predictive_band_holds_the_scores_the_mean_band_misses(tiny_fit: FitResults) -> None:
+    caps = tiny_fit.capabilities()["mean"].sel(capability="general").to_series()
+    observed = tiny_fit.data["score"].sel(benchmark="MMLU").to_series()
+    keep = observed.notna()
+    xs = np.sort(caps[keep.index[keep]].to_numpy())
+    mean = curves.expected_curve(tiny_fit, "MMLU", xs)
+    one = curves.predictive_curve(tiny_fit, "MMLU", xs, seed=3)
+    xr.testing.assert_equal(one, curves.predictive_curve(tiny_fit, "MMLU", xs, seed=3))
+    m_lo, m_hi = equal_tailed(mean.to_numpy(), 0.9)
+    p_lo, p_hi = equal_tailed(one.to_numpy(), 0.9)
+    assert np.all(p_hi - p_lo > m_hi - m_lo)  # wider at every capability
+    # Each fitted model's MMLU score against both bands at its own capability: the
+    # predictive band holds most of them, the band of the mean curve far fewer.
+    at = {x: i for i, x in enumerate(xs)}
+    obs = observed[keep]
+    idx = [at[caps[m]] for m in obs.index]
+    y = obs.to_numpy()
+    inside_p = np.mean((y >= p_lo[idx]) & (y <= p_hi[idx]))
+    inside_m = np.mean((y >= m_lo[idx]) & (y <= m_hi[idx]))
+    assert inside_p >= 0.75 and inside_m < inside_p
 
 
 def test_capability_vs_compute_plot(tiny_fit: FitResults) -> None:
@@ -145,6 +255,25 @@ def test_tidy_tables(tiny_fit: FitResults) -> None:
         "benchmark", "capability", "mean", "q0.05", "q0.95", "anchor", "fixed_zero"
     ]  # fmt: skip
     assert load["anchor"].sum() == 1 and not load["fixed_zero"].any()
+
+
+def test_summary_json_has_the_efficiency_table(
+    tiny_fit: FitResults, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tiny_fit.save(tmp_path / "RUN.nc")
+    assert run(["summary", str(path), "--json", "--reference", "OPT"]) == 0
+    eff = json.loads(capsys.readouterr().out)["family_efficiency"]
+    assert (eff["reference"], eff["level"]) == ("OPT", 0.9)
+    want = report.family_efficiency_table(tiny_fit, "OPT")
+    assert [r["family"] for r in eff["families"]] == want["family"].tolist()
+    for row, (_, w) in zip(eff["families"], want.iterrows(), strict=True):
+        assert set(row) == {
+            "family", "n_models", "median", "lower", "upper", "mean", "log10_multiplier"
+        }  # fmt: skip
+        assert row["n_models"] == w["n_models"]
+        assert row["median"] == pytest.approx(w["median"])
+        assert (row["lower"], row["upper"]) == pytest.approx((w["q0.05"], w["q0.95"]))
+    assert next(r for r in eff["families"] if r["family"] == "OPT")["median"] == 1.0
 
 
 def test_jsonable() -> None:

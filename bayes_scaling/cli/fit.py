@@ -194,8 +194,8 @@ def summary_command(
     Example: bayes-scaling summary run.nc --json
     """
     from bayes_scaling.estimator import FitResults
-    from bayes_scaling.plots import resolve_reference
     from bayes_scaling.report import family_efficiency_table, jsonable
+    from bayes_scaling.summaries import resolve_reference
 
     if top < 1:
         raise BayesScalingError(f"--top must be at least 1, got {top}")
@@ -204,7 +204,7 @@ def summary_command(
     # --reference is one error line, not tables followed by an error.
     ref = resolve_reference(fit, reference)
     eff = family_efficiency_table(fit, ref)
-    summary = jsonable(fit.summary_dict())
+    summary = jsonable(fit.summary_dict(ref))
     if as_json:
         typer.echo(json.dumps(summary, allow_nan=False))
         return
