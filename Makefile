@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 LOG := $(VENV)/install.log
 
 # First interpreter >= 3.12 among PATH names and pyenv installs; empty when there is none.
@@ -16,11 +17,12 @@ FIND_PYTHON := for c in $(PYTHON_CANDIDATES); do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done
 
-.PHONY: help venv demo test lint bench analyses clean
+.PHONY: help venv demo test docs lint bench analyses clean
 
 help:
 	@echo "make demo   set up .venv, install, fit the default model on the bundled base-model table (runs/demo/)"
 	@echo "make test   set up .venv, install, run the test suite"
+	@echo "make docs   set up .venv, install the docs extra, build the HTML docs (docs/_build/html)"
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make bench  speed benchmarks (bench/)"
 	@echo "make analyses  execute the notebooks in analyses/ in place, with their outputs"
@@ -51,6 +53,20 @@ test: $(STAMP)
 	$(PY) -m ruff format --check bayes_scaling tests bench analyses
 	$(PY) -m pytest
 
+# The docs extra on top of the test install; redone whenever .venv is rebuilt.
+$(DOCS_STAMP): $(STAMP)
+	@echo "installing the docs extra into $(VENV) (log: $(LOG))"
+	@$(PY) -m pip install -e '.[docs]' >> $(LOG) 2>&1 \
+		|| { echo "error: installing the docs extra failed; full log in $(LOG)"; exit 1; }
+	@touch $(DOCS_STAMP)
+
+# Pages, notebooks (committed outputs, not executed) and the API reference; any warning
+# fails the build, after all of them are listed (--keep-going). -E: no stale environment
+# hides a warning.
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -W --keep-going -E -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check bayes_scaling tests bench analyses
@@ -69,4 +85,4 @@ analyses: $(STAMP)
 		$(PY) analyses/_execute.py $(NOTEBOOKS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis docs/_build docs/_notebooks

@@ -3,16 +3,16 @@
 Five tables from Ruan, Maddison & Hashimoto (2024), *Observational Scaling Laws and the
 Predictability of Language Model Performance* (Apache-2.0; see ``data/README.md``):
 
-=================  ====================================  ===================================
-name               file                                  content
-=================  ====================================  ===================================
-``base-llm``       base_llm_benchmark_eval.csv           128 base models, 8 benchmarks,
-                                                         family, size, tokens, FLOPs
-``instruct-llm``   instruct_llm_benchmark_eval.csv       27 instruction-tuned models
-``agent``          instruct_llm_agent_eval.csv           agent benchmarks of those models
-``emergent``       base_llm_emergent_capability_eval.csv BIG-bench "emergent" tasks
-``post-training``  base_llm_post_training_eval.csv       GSM8K/BBH with and without CoT
-=================  ====================================  ===================================
+=================  =====================================  ===================================
+name               file                                   content
+=================  =====================================  ===================================
+``base-llm``       base_llm_benchmark_eval.csv            128 base models, 8 benchmarks,
+                                                          family, size, tokens, FLOPs
+``instruct-llm``   instruct_llm_benchmark_eval.csv        27 instruction-tuned models
+``agent``          instruct_llm_agent_eval.csv            agent benchmarks of those models
+``emergent``       base_llm_emergent_capability_eval.csv  BIG-bench "emergent" tasks
+``post-training``  base_llm_post_training_eval.csv        GSM8K/BBH with and without CoT
+=================  =====================================  ===================================
 
 Each table is validated on load like any user table. What the raw files cannot say is
 declared here, per table: the raw range of non-[0, 1] columns, registry entries for the

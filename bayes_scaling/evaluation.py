@@ -292,7 +292,7 @@ def score_forecasts(
     mean : array_like or xarray.DataArray
         Point forecasts, same shape (DataArrays are aligned by coordinate).
     draws : array_like or xarray.DataArray, optional
-        Posterior predictive draws. Arrays: shape (S, *observed.shape), draws first.
+        Posterior predictive draws. Arrays: shape ``(S, *observed.shape)``, draws first.
         DataArrays: sample dims ``sample_dims`` (default chain/draw/sample) plus the dims
         of ``observed``. Used for intervals when ``lower``/``upper`` are not given, and for
         ``lpd`` (Gaussian kernel density on the normalised scale) when ``loglik`` is not.
@@ -302,7 +302,7 @@ def score_forecasts(
     floor, ceiling : float
         Normalisation of the target.
     loglik : array_like, optional
-        Pointwise log-likelihood draws (S, *observed.shape) of the held-out values; the
+        Pointwise log-likelihood draws ``(S, *observed.shape)`` of the held-out values; the
         preferred route to ``lpd`` (exact, no kernel). Taken as given: its density is on
         whatever scale the caller's likelihood uses.
     sample_dims : sequence of str, optional

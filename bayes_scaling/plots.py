@@ -267,7 +267,7 @@ def loadings_heatmap(fit: FitResults, level: float = 0.9) -> Figure:
     --------
     >>> fig = loadings_heatmap(fit)  # doctest: +SKIP
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]  # doctest: +SKIP
-    ['general', 'spec1\n(GSM8K)', 'spec2\n(HumanEval)']
+    ['general', 'spec1\\n(GSM8K)', 'spec2\\n(HumanEval)']
     """
     lo = fit.loadings(level).transpose("benchmark", "capability")
     mean = lo["mean"].to_numpy()
