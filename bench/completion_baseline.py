@@ -1,0 +1,445 @@
+"""The published-style matrix-completion baseline: rank-r least squares on logit scores.
+
+Leaderboard-completion papers fill a sparse table by a low-rank least-squares fit to the
+logits of its scores. This module is that method, as the reference that
+``bayes_scaling.complete`` is judged against (issue 17):
+
+1. each cell becomes the squeezed logit of its place in the benchmark's chance range,
+   ``logit(clip((score - floor) / (ceiling - floor), eps, 1 - eps))``;
+2. the observed logits are fitted by ``y_mj ~ mu_j + u_m . v_j`` (a benchmark offset plus
+   rank ``r``) with a small ridge on ``u`` and ``v``, by alternating least squares from a
+   deterministic SVD start (:func:`als_complete`);
+3. every cell, observed or not, is read off the fit and mapped back to the table's raw
+   units (:func:`complete_baseline`).
+
+It returns the frame of ``bayes_scaling.complete.complete`` (``model, benchmark,
+observed, mean, median, lower, upper``), with ``mean = median = `` the point fill. The
+interval is NaN unless ``conformal=`` asks for a cross-conformal one (:func:`conformal_halfwidth`):
+``K`` refits with a fold of observed cells left out give absolute errors on the score
+scale, and their ``(1 - alpha)`` quantile is the half-width of every cell's interval,
+as published completions report theirs.
+
+Everything is deterministic: same data, same seed, same frame.
+
+Run as a script::
+
+    python bench/completion_baseline.py TABLE [--percent] [--rank 2] [--conformal 0.9] \\
+        [--out FILLED.csv]
+
+Examples
+--------
+>>> rng = np.random.default_rng(0)
+>>> truth = rng.normal(size=(10, 1)) @ rng.normal(size=(1, 6)) + rng.normal(size=6)
+>>> y = truth.copy()
+>>> y[0, 0] = y[3, 4] = np.nan
+>>> fill = als_complete(y, rank=1, ridge=1e-9)
+>>> bool(np.allclose(fill.values, truth, atol=1e-5))
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+__all__ = [
+    "COLUMNS",
+    "EPS",
+    "Completion",
+    "als_complete",
+    "complete_baseline",
+    "conformal_halfwidth",
+    "logit_matrix",
+    "main",
+    "squeezed_logit",
+]
+
+#: Columns of the completed frame, as ``bayes_scaling.complete.complete`` returns them.
+COLUMNS = ("model", "benchmark", "observed", "mean", "median", "lower", "upper")
+#: Scores are squeezed into (EPS, 1 - EPS) of their chance range before the logit: a score
+#: at or below chance (or a perfect one) would otherwise have an infinite logit.
+EPS = 0.01
+#: Ridge on the factors: small against a column's sum of squares, but it makes the fit of
+#: a model or benchmark seen once well-posed, and fixes the scale split of u and v.
+RIDGE = 1e-3
+
+
+def squeezed_logit(frac: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """Logit of ``frac`` clipped into ``(eps, 1 - eps)``; NaN stays NaN.
+
+    Examples
+    --------
+    >>> squeezed_logit(np.array([0.5, 0.0, 1.0, np.nan]), eps=0.01).round(3).tolist()
+    [0.0, -4.595, 4.595, nan]
+    """
+    q = np.clip(np.asarray(frac, dtype=float), eps, 1.0 - eps)
+    return np.log(q) - np.log1p(-q)
+
+
+def logit_matrix(data: xr.Dataset, eps: float = EPS) -> np.ndarray:
+    """The (model, benchmark) matrix of squeezed logits of a tidy dataset; NaN = missing.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"score": (("model", "benchmark"), [[0.625, np.nan]])},
+    ...                 coords={"floor": ("benchmark", [0.25, 0.0]),
+    ...                         "ceiling": ("benchmark", [1.0, 1.0])})
+    >>> logit_matrix(ds).round(3).tolist()
+    [[0.0, nan]]
+    """
+    score = data["score"].transpose("model", "benchmark").to_numpy().astype(float)
+    floor = data["floor"].to_numpy().astype(float)
+    ceiling = data["ceiling"].to_numpy().astype(float)
+    return squeezed_logit((score - floor) / (ceiling - floor), eps)
+
+
+@dataclasses.dataclass(frozen=True)
+class Completion:
+    """A fitted rank-r completion of a logit matrix.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        ``mu_j + u_m . v_j`` for every cell (model, benchmark).
+    offset : numpy.ndarray
+        ``mu`` (benchmark).
+    factors : tuple of numpy.ndarray
+        ``u`` (model, rank) and ``v`` (benchmark, rank).
+    iterations : int
+        Alternating sweeps run.
+    converged : bool
+        Whether the last sweep moved no fitted cell more than ``tol``.
+    """
+
+    values: np.ndarray
+    offset: np.ndarray
+    factors: tuple[np.ndarray, np.ndarray]
+    iterations: int
+    converged: bool
+
+
+def als_complete(
+    y: np.ndarray,
+    rank: int = 2,
+    ridge: float = RIDGE,
+    iters: int = 5000,
+    tol: float = 1e-9,
+) -> Completion:
+    """Fit ``y_mj ~ mu_j + u_m . v_j`` to the finite cells of ``y`` by alternating least squares.
+
+    Minimises ``sum_obs (y - mu - u.v)^2 + ridge (|u|^2 + |v|^2)``: each sweep solves every
+    model's ``u_m`` given ``(mu, v)``, then every benchmark's ``(mu_j, v_j)`` given ``u``
+    (``mu`` unpenalised). The start is the rank-``rank`` SVD of the column-centred matrix
+    with missing cells at their column mean, so the fit is deterministic.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        (models, benchmarks) matrix; NaN = missing.
+    rank : int, default 2
+        Rank of the interaction ``u . v`` (0 = benchmark means only).
+    ridge : float
+        Ridge on the factors.
+    iters : int
+        Most sweeps.
+    tol : float
+        Stop when no fitted cell moved more than ``tol`` (logit units) in a sweep.
+
+    Returns
+    -------
+    Completion
+
+    Raises
+    ------
+    ValueError
+        A benchmark without any finite cell, or a negative rank or ridge.
+
+    Examples
+    --------
+    >>> y = np.array([[0.0, 1.0], [1.0, np.nan], [2.0, 3.0]])
+    >>> als_complete(y, rank=0).values[1].tolist()
+    [1.0, 2.0]
+    """
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 2:
+        raise ValueError(f"need a (models, benchmarks) matrix, got shape {y.shape}")
+    if rank < 0 or ridge < 0:
+        raise ValueError(f"rank and ridge must be >= 0, got {rank} and {ridge}")
+    obs = np.isfinite(y)
+    empty = np.flatnonzero(~obs.any(axis=0))
+    if empty.size:
+        raise ValueError(f"benchmark column {int(empty[0])} has no observed cell")
+    m, j = y.shape
+    r = min(rank, m, j)
+    yz = np.where(obs, y, 0.0)
+    mu = yz.sum(axis=0) / obs.sum(axis=0)
+    u0, s, vt = np.linalg.svd(np.where(obs, y, mu) - mu, full_matrices=False)
+    u = u0[:, :r] * np.sqrt(s[:r])
+    v = vt[:r].T * np.sqrt(s[:r])
+    eye = np.eye(r)
+    # mu is not shrunk: a benchmark's offset is its level, which the data should set.
+    pen = ridge * np.diag(np.r_[0.0, np.ones(r)])
+    w = obs.astype(float)
+    converged = False
+    sweeps = 0
+    values = mu + u @ v.T
+    while sweeps < iters:
+        sweeps += 1
+        # Every model's (and then every benchmark's) normal equations at once, batched.
+        target = w * (yz - mu)
+        a = np.einsum("mj,jk,jl->mkl", w, v, v) + ridge * eye
+        u = np.linalg.solve(a, np.einsum("mj,jk->mk", target, v)[..., None])[..., 0]
+        x = np.column_stack([np.ones(m), u])
+        a = np.einsum("mj,mk,ml->jkl", w, x, x) + pen
+        coef = np.linalg.solve(a, np.einsum("mj,mk->jk", w * yz, x)[..., None])[..., 0]
+        mu, v = coef[:, 0], coef[:, 1:]
+        # Shifting every u_m by c (and mu by -c.v) leaves the fit unchanged; only the
+        # ridge, slowly, picks the centred u. Centring and balancing jump to the
+        # penalty's optimum along these exact symmetries.
+        centre = u.mean(axis=0)
+        mu, u = mu + v @ centre, u - centre
+        u, v = _balance(u, v)
+        new = mu + u @ v.T
+        change = float(np.abs(new - values).max())
+        values = new
+        if change <= tol:
+            converged = True
+            break
+    return Completion(
+        values=values,
+        offset=mu.copy(),
+        factors=(u.copy(), v.copy()),
+        iterations=sweeps,
+        converged=converged,
+    )
+
+
+def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The factors of the same product ``u v'`` with the least ``|u|^2 + |v|^2``.
+
+    The ridge's optimum splits the product evenly (``u'u = v'v``); ALS alone creeps
+    towards that split over thousands of sweeps, so each sweep jumps to it, which leaves
+    the fit unchanged and can only lower the penalty.
+    """
+    if u.shape[1] == 0:
+        return u, v
+    qu, ru = np.linalg.qr(u)
+    qv, rv = np.linalg.qr(v)
+    a, s, bt = np.linalg.svd(ru @ rv.T)
+    root = np.sqrt(s)
+    return qu @ (a * root), qv @ (bt.T * root)
+
+
+def _to_score(logits: np.ndarray, floor: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    return floor + (ceiling - floor) / (1.0 + np.exp(-logits))
+
+
+def conformal_halfwidth(
+    data: xr.Dataset,
+    level: float = 0.9,
+    *,
+    rank: int = 2,
+    ridge: float = RIDGE,
+    eps: float = EPS,
+    folds: int = 5,
+    seed: int = 0,
+) -> float:
+    """Half-width, on the [0, 1] score scale, of a ``level`` cross-conformal interval.
+
+    The observed cells are split into ``folds`` seeded folds; each fold is refitted without
+    it (a cell whose removal would empty its benchmark stays in training) and its absolute
+    errors on the score scale are pooled. The half-width is their finite-sample conformal
+    quantile, the ``ceil((n + 1) level) / n`` empirical quantile.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> frac = 1 / (1 + np.exp(-(rng.normal(size=(20, 1)) @ rng.normal(size=(1, 5)))))
+    >>> ds = xr.Dataset({"score": (("model", "benchmark"), frac + rng.normal(0, 0.02, frac.shape))},
+    ...                 coords={"floor": ("benchmark", np.zeros(5)),
+    ...                         "ceiling": ("benchmark", np.ones(5))})
+    >>> 0.01 < conformal_halfwidth(ds, rank=1) < 0.1
+    True
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    y = logit_matrix(data, eps)
+    score = data["score"].transpose("model", "benchmark").to_numpy().astype(float)
+    floor = data["floor"].to_numpy().astype(float)
+    ceiling = data["ceiling"].to_numpy().astype(float)
+    rows, cols = np.nonzero(np.isfinite(y))
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(rows.size) % folds
+    errors: list[np.ndarray] = []
+    for k in range(folds):
+        out = fold == k
+        train = y.copy()
+        train[rows[out], cols[out]] = np.nan
+        # A benchmark emptied by the fold keeps its cells: the fit needs one per column.
+        emptied = ~np.isfinite(train).any(axis=0)
+        keep = emptied[cols] & out
+        train[rows[keep], cols[keep]] = y[rows[keep], cols[keep]]
+        test = out & ~keep
+        fill = als_complete(train, rank=rank, ridge=ridge).values
+        pred = _to_score(fill[rows[test], cols[test]], floor[cols[test]], ceiling[cols[test]])
+        errors.append(np.abs(pred - score[rows[test], cols[test]]))
+    err = np.sort(np.concatenate(errors))
+    n = err.size
+    if n == 0:
+        return math.nan
+    k = math.ceil((n + 1) * level)
+    return float(err[min(k, n) - 1]) if k <= n else math.inf
+
+
+def complete_baseline(
+    data: xr.Dataset,
+    *,
+    rank: int = 2,
+    ridge: float = RIDGE,
+    eps: float = EPS,
+    conformal: float | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Fill every cell of a tidy dataset with the rank-``rank`` logit completion.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        The tidy dataset (``score`` on [0, 1], coords ``floor``, ``ceiling``, ``lower``,
+        ``upper``); compute and families are not used.
+    rank, ridge : int, float
+        As in :func:`als_complete`.
+    eps : float
+        Squeeze of the logit (:func:`squeezed_logit`).
+    conformal : float, optional
+        Level of a cross-conformal interval (:func:`conformal_halfwidth`); without it
+        ``lower`` and ``upper`` are NaN.
+    folds, seed : int
+        Folds of the conformal refits and the seed that draws them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (model, benchmark), model-major, with columns :data:`COLUMNS` in the
+        table's raw units (``lower + score * (upper - lower)``); ``observed`` is NaN for a
+        missing cell, ``mean`` and ``median`` are the point fill. ``attrs``: ``method``,
+        ``iterations``, ``converged``, ``halfwidth`` (score scale; NaN without
+        ``conformal``).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(
+    ...     {"score": (("model", "benchmark"), [[0.2, 0.4], [0.4, np.nan], [0.6, 0.8]])},
+    ...     coords={"model": ["a", "b", "c"], "benchmark": ["X", "Y"],
+    ...             "floor": ("benchmark", [0.0, 0.0]), "ceiling": ("benchmark", [1.0, 1.0]),
+    ...             "lower": ("benchmark", [0.0, 0.0]), "upper": ("benchmark", [100.0, 100.0])})
+    >>> frame = complete_baseline(ds, rank=0)
+    >>> frame.columns.tolist()
+    ['model', 'benchmark', 'observed', 'mean', 'median', 'lower', 'upper']
+    >>> round(float(frame.loc[3, "observed"]), 6), round(float(frame.loc[3, "mean"]), 1)
+    (nan, 62.0)
+    """
+    data = data.transpose("model", "benchmark", ...)
+    fit = als_complete(logit_matrix(data, eps), rank=rank, ridge=ridge)
+    floor = data["floor"].to_numpy().astype(float)
+    ceiling = data["ceiling"].to_numpy().astype(float)
+    lower = data["lower"].to_numpy().astype(float)
+    span = data["upper"].to_numpy().astype(float) - lower
+    point = _to_score(fit.values, floor, ceiling)
+    half = (
+        conformal_halfwidth(
+            data, conformal, rank=rank, ridge=ridge, eps=eps, folds=folds, seed=seed
+        )
+        if conformal is not None
+        else math.nan
+    )
+    # The interval lives on the score scale, where a score cannot leave [0, 1].
+    lo = np.clip(point - half, 0.0, 1.0)
+    hi = np.clip(point + half, 0.0, 1.0)
+    score = data["score"].to_numpy().astype(float)
+    m, j = score.shape
+
+    def raw(values: np.ndarray) -> np.ndarray:
+        return (lower + values * span).ravel()
+
+    frame = pd.DataFrame(
+        {
+            "model": np.repeat(data["model"].to_numpy().astype(str), j),
+            "benchmark": np.tile(data["benchmark"].to_numpy().astype(str), m),
+            "observed": raw(score),
+            "mean": raw(point),
+            "median": raw(point),
+            "lower": raw(lo),
+            "upper": raw(hi),
+        }
+    )
+    frame.attrs.update(
+        method=f"rank-{rank} ALS on squeezed logits (eps={eps}, ridge={ridge})",
+        iterations=fit.iterations,
+        converged=fit.converged,
+        halfwidth=half,
+    )
+    return frame
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Complete a table with the baseline; print one line; write ``--out`` if given.
+
+    Returns the exit status: 0, or 2 with a one-line ``error:`` for bad input (no file
+    written).
+    """
+    from bayes_scaling.datasets import resolve_table
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.io import atomic_path
+
+    parser = argparse.ArgumentParser(
+        description="Fill a table's missing cells by rank-r least squares on logit scores."
+    )
+    parser.add_argument("table", help="A bundled table name or a CSV/Parquet file.")
+    parser.add_argument("--percent", action="store_true", help="Scores are on 0-100.")
+    parser.add_argument("--rank", type=int, default=2)
+    parser.add_argument("--ridge", type=float, default=RIDGE)
+    parser.add_argument("--conformal", type=float, help="Level of a cross-conformal interval.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="Write the filled table (CSV).")
+    args = parser.parse_args(argv)
+    if args.out is not None and args.out.suffix.lower() != ".csv":
+        print(f"error: {args.out}: --out must be a .csv file", file=sys.stderr)
+        return 2
+    try:
+        data = resolve_table(args.table, percent=args.percent)
+        frame = complete_baseline(
+            data, rank=args.rank, ridge=args.ridge, conformal=args.conformal, seed=args.seed
+        )
+    except (BayesScalingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out is not None:
+        with atomic_path(args.out) as tmp:
+            frame.to_csv(tmp, index=False)
+    missing = int(frame["observed"].isna().sum())
+    print(
+        f"{args.table}: {data.sizes['model']} models x {data.sizes['benchmark']} benchmarks, "
+        f"{missing} cells filled; {frame.attrs['method']}, {frame.attrs['iterations']} sweeps"
+        f"{'' if frame.attrs['converged'] else ' (not converged)'}, conformal half-width "
+        f"{frame.attrs['halfwidth']:.3f} (score scale)",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
