@@ -76,7 +76,7 @@ def test_an_exact_rank_two_matrix_is_recovered_in_raw_units() -> None:
     truth = _raw(logits).ravel()
     span = np.tile(UPPER - LOWER, M)
     # Relative to each column's raw range: 1e-6 of it.
-    assert np.abs(frame["mean"].to_numpy() - truth).max() / span.min() < 1e-6
+    assert (np.abs(frame["mean"].to_numpy() - truth) / span).max() < 1e-6
     assert np.allclose(frame["median"], frame["mean"])
     missing = removed.ravel()
     assert frame["observed"].isna().to_numpy().tolist() == missing.tolist()
@@ -110,6 +110,24 @@ def test_als_recovers_offsets_and_factors_product() -> None:
     assert np.allclose(fit.values, logits, atol=1e-6)
     assert np.allclose(u.mean(axis=0), 0.0, atol=1e-12)  # the ridge's centred split
     assert np.allclose(u.T @ u, v.T @ v, atol=1e-8)  # ... and balanced
+
+
+def test_cross_validation_keeps_a_small_ridge_on_exact_data() -> None:
+    logits, removed = _exact_logits(), _removed()
+    ridge, errors = cb.select_ridge(_dataset(logits, removed), (0.01, 3.0))
+    assert ridge == 0.01 and errors.size == int((~removed).sum())
+    frame = cb.complete_baseline(_dataset(logits, removed), ridge="cv", conformal=0.9)
+    assert frame.attrs["ridge"] <= 0.1  # the grid's small end
+    # The conformal errors are the chosen ridge's cross-validation errors.
+    _, chosen = cb.select_ridge(_dataset(logits, removed))
+    assert frame.attrs["halfwidth"] == cb.conformal_quantile(chosen, 0.9)
+
+
+def test_cross_validation_shrinks_when_the_signal_is_noise() -> None:
+    rng = np.random.default_rng(5)
+    ds = _dataset(np.zeros((M, J)), _removed())
+    ds["score"] = (ds["score"] + rng.normal(0.0, 0.1, (M, J))).clip(0.0, 1.0)
+    assert cb.select_ridge(ds, (0.01, 3.0))[0] == 3.0
 
 
 def test_a_benchmark_seen_once_is_filled_without_error() -> None:
