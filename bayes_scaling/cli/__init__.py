@@ -37,6 +37,7 @@ from bayes_scaling.cli import backtest as _backtest  # noqa: F401
 from bayes_scaling.cli import data as _data  # noqa: F401
 from bayes_scaling.cli import fit as _fit  # noqa: F401
 from bayes_scaling.cli import forecast as _forecast  # noqa: F401
+from bayes_scaling.cli import next as _next  # noqa: F401
 from bayes_scaling.cli import place as _place  # noqa: F401
 from bayes_scaling.cli import simulate as _simulate  # noqa: F401
 # isort: on
