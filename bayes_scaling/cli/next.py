@@ -46,7 +46,7 @@ def next_command(
     table: Annotated[
         str | None,
         typer.Argument(
-            metavar="[TABLE]",
+            metavar="TABLE",
             help=DATA_HELP + " Fitted first; omit it with --fit.",
             show_default=False,
         ),
