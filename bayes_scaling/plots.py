@@ -170,11 +170,12 @@ def specialisation_note(fit: FitResults) -> str:
     specs = [label for c, label in labels.items() if c != "general"]
     if not specs:
         return ""
+    what = "specialisation axes. Each is" if len(specs) > 1 else "a specialisation axis:"
     return (
-        f"{', '.join(specs)}: specialisation axes. Each is what its anchor benchmark (in "
-        "brackets) measures beyond general capability, in sds across models (positive = "
-        "better on that benchmark than general capability predicts); other benchmarks "
-        "load on it as far as they share that skill."
+        f"{', '.join(specs)}: {what} what its anchor benchmark (in brackets) measures "
+        "beyond general capability, in sds across models (positive = better on that "
+        "benchmark than general capability predicts); other benchmarks load on it as far "
+        "as they share that skill."
     )
 
 

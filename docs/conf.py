@@ -19,7 +19,7 @@ import bayes_scaling  # noqa: E402
 
 project = "bayes_scaling"
 author = "bayes_scaling developers"
-copyright = "bayes_scaling developers, Apache-2.0"  # noqa: A001
+copyright = "bayes_scaling developers, Apache-2.0"
 release = bayes_scaling.__version__
 version = release
 

@@ -124,6 +124,12 @@ def test_capability_labels_name_the_anchors() -> None:
     note = plots.specialisation_note(stub)  # type: ignore[arg-type]
     assert note.startswith("spec1 (GSM8K), spec2 (HumanEval): specialisation axes")
     assert "anchor benchmark" in note and "beyond general capability" in note
+    two = SimpleNamespace(
+        posterior=xr.Dataset(coords={"capability": ["general", "spec1"]}),
+        anchors=("ARC-C", "HellaSwag"),
+    )
+    note = plots.specialisation_note(two)  # type: ignore[arg-type]
+    assert note.startswith("spec1 (HellaSwag): a specialisation axis: what its anchor")
     one = SimpleNamespace(
         posterior=xr.Dataset(coords={"capability": ["general"]}), anchors=("MMLU",)
     )
