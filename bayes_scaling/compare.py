@@ -1,26 +1,30 @@
-"""Model comparison: PSIS leave-one-model-out cross-validation and leave-future-out checks.
+"""Model comparison: leave-one-model-out cross-validation and leave-future-out checks.
 
 Which spec (K = 1..4 capabilities, the compute-only law, ...) predicts *new models* best?
 
-- :func:`loo_table` ranks fitted specs by PSIS-LOO (ArviZ). By default the pointwise
-  log-likelihood is summed over each model's observations first, so one "point" is one
-  language model and the estimate is **leave-one-model-out**: how well a spec predicts all
-  benchmark scores of a model it has not seen, which is what a scaling-law user asks. With
-  ``by="obs"`` it is the usual leave-one-observation-out.
-- :func:`leave_future_out` refits a spec with every model above a compute cutoff hidden
-  (its scores blanked; its capabilities then come from family + compute, as in
-  ``forecast(route="compute")``) and sums the held-out log predictive density of the
-  hidden scores: an honest extrapolation check where PSIS is unreliable.
-- :func:`compare_specs` fits several specs on the same observations and returns the table.
-
-Pareto k above :data:`BAD_K` (0.7, the classical threshold; ArviZ 1.x prints a slightly
-lower sample-size dependent one) flags a point whose PSIS estimate is unreliable; the
-table names the models behind such points.
+- :func:`loo_table` ranks fitted specs by PSIS-LOO (ArviZ) where one point is one language
+  model (default ``by="model"``). A model left out takes its capabilities back to their
+  prior, so its point is the *integrated* likelihood ``log p(y_i | theta)``: for each
+  posterior draw, the model's capabilities (and the effect of a family it is the only
+  model of) are integrated out against the capability prior
+  (:func:`integrated_log_likelihood`, the importance integral of
+  :mod:`bayes_scaling.place`). Conditioning on the model's own fitted capabilities instead
+  makes the importance ratios explode (most Pareto k > 0.7) and biases the elpd upward.
+  ``by="obs"`` is the usual leave-one-*observation*-out, conditional on the capabilities.
+- Points still above Pareto k :data:`BAD_K` can be replaced by exact refits
+  (:func:`kfold_elpd`: the models' scores hidden, by model or by family); leave-one-family-out
+  is :func:`kfold_elpd` with every family a fold (:func:`family_folds`).
+- :func:`leave_future_out` refits a spec with every model above a compute cutoff hidden and
+  scores each hidden model's scores *jointly* (their capabilities integrated out), with the
+  standard error over models.
+- :func:`compare_specs` fits several specs on the same observations, refuses to rank
+  unconverged fits or unreliable LOO (:class:`ComparisonRefused`, ``force=True`` overrides
+  with a warning in the table) and stacks converged fits only.
 
 Examples
 --------
 >>> from bayes_scaling import datasets
->>> table = compare_specs(datasets.load("base-llm"), ["k1", "k2"], draws=300, tune=300,
+>>> table = compare_specs(datasets.load("base-llm"), ["k1", "k2"], draws=1000, tune=1000,
 ...                       chains=4, seed=0)  # doctest: +SKIP
 >>> list(table.columns[:6])  # doctest: +SKIP
 ['spec', 'elpd', 'se', 'elpd_diff', 'dse', 'weight']
@@ -36,18 +40,25 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import logsumexp
 
+from bayes_scaling.diagnostics import Diagnostics, diagnostics_line
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import CapabilityModel, FitResults, Sampler
-from bayes_scaling.evaluation import log_predictive_density
 from bayes_scaling.measurement import log_density, precision
 from bayes_scaling.specs import ModelSpec, load_spec
 
 __all__ = [
     "BAD_K",
+    "BAD_SHARE",
     "LOO_COLUMNS",
+    "LOO_PROPOSALS",
+    "ComparisonRefused",
     "compare_specs",
+    "family_folds",
     "heldout_log_likelihood",
+    "integrated_log_likelihood",
+    "kfold_elpd",
     "leave_future_out",
     "loo_table",
     "pointwise_log_likelihood",
@@ -55,9 +66,14 @@ __all__ = [
 ]
 
 By = Literal["model", "obs"]
+KFold = Literal["none", "model", "family"]
 
 #: Pareto k above which a PSIS-LOO point is unreliable (Vehtari et al. 2017/2024).
 BAD_K = 0.7
+#: ``compare_specs`` refuses to rank when more than this share of points stays above BAD_K.
+BAD_SHARE = 0.10
+#: Importance proposals per posterior draw when integrating a left-out model's capabilities.
+LOO_PROPOSALS = 32
 
 #: Columns of :func:`loo_table`, in order.
 LOO_COLUMNS = (
@@ -71,20 +87,154 @@ LOO_COLUMNS = (
     "n_bad_pareto_k",
     "bad_models",
     "n_points",
+    "max_pareto_k",
+    "n_refit",
 )
 
 
+class ComparisonRefused(BayesScalingError):
+    """The comparison would rank from unconverged fits or unreliable LOO estimates."""
+
+
+# ----------------------------------------------------------------------------- integral
+def _cells(fit: FitResults) -> pd.DataFrame:
+    obs = fit.tree["observed_data"]
+    return pd.DataFrame(
+        {
+            "model": obs["obs_model"].to_numpy().astype(str),
+            "column": obs["obs_column"].to_numpy().astype(str),
+            "score": obs["score"].to_numpy().astype(float),
+        }
+    )
+
+
+def integrated_log_likelihood(
+    fit: FitResults,
+    cells: pd.DataFrame | None = None,
+    *,
+    proposals: int = LOO_PROPOSALS,
+    seed: int = 0,
+) -> xr.DataArray:
+    """Each model's log-likelihood per posterior draw with its capabilities integrated out.
+
+    For draw ``s`` and model ``i``, ``log p(y_i | theta_s) = log int p(y_i | S, theta_s)
+    p(S | theta_s) dS``, where ``p(S | theta_s)`` is the prior the model gives ``i`` as if
+    it were not in the fit (:func:`bayes_scaling.capability_prior.capability_prior`): its
+    family's line at its compute, or, when no *other* model of its family has scores in
+    the fit, a fresh family effect from the population (the effect of a family with one
+    model goes back to its prior too). The integral is the importance sampler of
+    :func:`bayes_scaling.place.importance_draws`: per draw, ``proposals`` draws from a
+    Student-t around the Laplace mode (10% from the prior), weighted by prior x likelihood
+    / proposal. The linear predictor centres capabilities on the fit's per-draw mean over
+    models, as placing a model does (the left-out model's share of that mean, 1/M, is kept).
+
+    Parameters
+    ----------
+    fit : FitResults
+        The fit.
+    cells : pandas.DataFrame, optional
+        Columns ``model``, ``column`` (a benchmark of the fit), ``score`` (on [0, 1]): the
+        observations to score (default: the fit's own observations). Models may be ones
+        whose scores the fit did not see (leave-future-out, K-fold refits).
+    proposals : int
+        Importance proposals per draw.
+    seed : int
+        Same seed, same numbers.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``chain``, ``draw``, ``model``), models sorted by name; coordinate
+        ``proposal_ess`` (median effective number of proposals per draw, per model).
+
+    Examples
+    --------
+    >>> ll = integrated_log_likelihood(fit)  # doctest: +SKIP
+    >>> ll.dims  # doctest: +SKIP
+    ('chain', 'draw', 'model')
+    """
+    from bayes_scaling.place import _Obs, _prior, _run_arrays, importance_draws
+
+    if proposals < 2:
+        raise BayesScalingError(f"proposals must be at least 2, got {proposals}")
+    post = fit.posterior
+    n_chain, n_draw = int(post.sizes["chain"]), int(post.sizes["draw"])
+    run = _run_arrays(fit, n_chain * n_draw)
+    cells = _cells(fit) if cells is None else cells
+    unknown = sorted(set(cells["column"]) - set(run.benchmarks))
+    if unknown:
+        raise BayesScalingError(f"column {unknown[0]!r} is not a benchmark of the fit")
+    data = fit.data
+    names = [str(m) for m in data["model"].to_numpy()]
+    families = (
+        [str(f) for f in data["family"].to_numpy()] if "family" in data.coords else list(names)
+    )
+    family_of = dict(zip(names, families, strict=True))
+    flops = dict(zip(names, data["flops"].to_numpy().astype(float), strict=True))
+    seen = _cells(fit)["model"].unique()
+    members: dict[str, set[str]] = {}
+    for m in seen:
+        members.setdefault(family_of[str(m)], set()).add(str(m))
+    models = sorted(cells["model"].unique())
+    missing = [m for m in models if m not in family_of]
+    if missing:
+        raise BayesScalingError(f"model {missing[0]!r} is not in the fit's data")
+    children = np.random.SeedSequence(seed).spawn(len(models))
+    out = np.empty((n_chain * n_draw, len(models)))
+    prop_ess = np.empty(len(models))
+    for i, (m, child) in enumerate(zip(models, children, strict=True)):
+        rows = cells[cells["model"] == m]
+        index = np.array([run.benchmarks.index(c) for c in rows["column"]])
+        n_items = run.n_items[index]
+        obs = _Obs(
+            columns=list(rows["column"]),
+            index=index,
+            score=rows["score"].to_numpy(dtype=float),
+            counted=np.isfinite(n_items),
+            n_items=n_items,
+            floor=run.floor[index],
+            ceiling=run.ceiling[index],
+        )
+        f = flops[m]
+        x = math.log10(f) - run.x_mean if np.isfinite(f) and f > 0 else None
+        fam = family_of[m]
+        # Without this model, does the fit still see the family through another model?
+        new_family = not (members.get(fam, set()) - {m})
+        mu, sd, exact = _prior(run, fam, x, new_family=new_family)
+        logw, _ = importance_draws(run, obs, mu, sd, exact, proposals, np.random.default_rng(child))
+        out[:, i] = logsumexp(logw, axis=1) - np.log(logw.shape[1])
+        within = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
+        prop_ess[i] = float(np.median(1.0 / (within**2).sum(axis=1)))
+    return xr.DataArray(
+        out.reshape(n_chain, n_draw, len(models)),
+        dims=("chain", "draw", "model"),
+        coords={
+            "chain": post["chain"].to_numpy(),
+            "draw": post["draw"].to_numpy(),
+            "model": models,
+            "proposal_ess": ("model", prop_ess),
+        },
+        name="score",
+    )
+
+
 # ----------------------------------------------------------------------------- LOO
-def pointwise_log_likelihood(fit: FitResults, by: By = "model") -> xr.DataArray:
-    """Pointwise log-likelihood of a fit, per observation or summed per language model.
+def pointwise_log_likelihood(
+    fit: FitResults, by: By = "model", *, integrated: bool = False
+) -> xr.DataArray:
+    """Pointwise log-likelihood of a fit, per observation or per language model.
 
     Parameters
     ----------
     fit : FitResults
         A fit; its ``log_likelihood`` group holds ``score`` over ``obs``.
     by : {"model", "obs"}
-        ``"model"`` sums each model's observations into one point (dim ``model``, sorted
-        by name); ``"obs"`` returns the observations (dim ``obs``).
+        ``"model"``: one point per model (dim ``model``, sorted by name); ``"obs"``: the
+        observations (dim ``obs``).
+    integrated : bool
+        With ``by="model"``, the model's capabilities integrated out
+        (:func:`integrated_log_likelihood`, what leave-one-model-out needs); otherwise the
+        sum of its observations' terms given its fitted capabilities.
 
     Returns
     -------
@@ -102,30 +252,28 @@ def pointwise_log_likelihood(fit: FitResults, by: By = "model") -> xr.DataArray:
         return ll
     if by != "model":
         raise BayesScalingError(f"by must be 'model' or 'obs', got {by!r}")
-    # The joint log density of a model's scores is the sum of its observations' terms:
-    # scores of one model are conditionally independent given the parameters.
+    if integrated:
+        return integrated_log_likelihood(fit)
+    # Scores of one model are conditionally independent given the parameters.
     grouped = ll.groupby("obs_model").sum()
     return grouped.rename(obs_model="model").transpose("chain", "draw", "model")
 
 
-def _loo(fit: FitResults, by: By) -> tuple[Any, xr.DataArray]:
-    """ArviZ PSIS-LOO of a fit on the chosen points, and the model name of each point."""
+def _psis(fit: FitResults, ll: xr.DataArray) -> Any:
+    """ArviZ PSIS-LOO (pointwise) of a fit on the given pointwise log-likelihood."""
     import arviz as az
 
-    ll = pointwise_log_likelihood(fit, by)
     # The posterior goes along because ArviZ takes the relative efficiency r_eff from it.
     tree = xr.DataTree.from_dict(
-        {"posterior": fit.posterior, "log_likelihood": xr.Dataset({"score": ll})}
+        {
+            "posterior": fit.posterior,
+            "log_likelihood": xr.Dataset({"score": ll.reset_coords(drop=True)}),
+        }
     )
     with warnings.catch_warnings():
         # The Pareto-k warning is reported in the table (n_bad_pareto_k, bad_models).
         warnings.simplefilter("ignore", UserWarning)
-        result = az.loo(tree, var_name="score", pointwise=True)
-    if by == "model":
-        owners = ll["model"]
-    else:
-        owners = ll["obs_model"].rename(None)
-    return result, owners
+        return az.loo(tree, var_name="score", pointwise=True)
 
 
 def _same_observations(fits: Mapping[str, FitResults]) -> None:
@@ -143,7 +291,53 @@ def _same_observations(fits: Mapping[str, FitResults]) -> None:
             )
 
 
-def loo_table(fits: Mapping[str, FitResults], *, by: By = "model") -> pd.DataFrame:
+def _replace(res: Any, ll: xr.DataArray, values: Mapping[str, float]) -> None:
+    """Put exact (refit) elpd values into a PSIS result and recompute its totals."""
+    if not values:
+        return
+    owners = [str(m) for m in np.asarray(res.elpd_i["model"]).ravel()]
+    elpd_i = np.asarray(res.elpd_i, dtype=float).copy()
+    k = np.asarray(res.pareto_k, dtype=float).copy()
+    for m, v in values.items():
+        j = owners.index(m)
+        elpd_i[j] = v
+        k[j] = np.nan  # exact: no Pareto k any more
+    res.elpd_i = res.elpd_i.copy(data=elpd_i)
+    res.pareto_k = res.pareto_k.copy(data=k)
+    n = elpd_i.size
+    lppd = float(
+        (
+            logsumexp(ll.stack(s=("chain", "draw")).transpose("model", "s").to_numpy(), axis=1)
+            - np.log(ll.sizes["chain"] * ll.sizes["draw"])
+        ).sum()
+    )
+    res.elpd = float(elpd_i.sum())
+    res.se = float(math.sqrt(n * np.var(elpd_i))) if n > 1 else 0.0
+    res.p = lppd - res.elpd
+
+
+def _stacking(results: Mapping[str, Any]) -> dict[str, float]:
+    """ArviZ's stacking weights (Yao et al. 2018) of the given PSIS results."""
+    import arviz as az
+
+    if len(results) == 1:
+        return dict.fromkeys(results, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cmp = az.compare(dict(results), method="stacking", round_to="none")
+    return {str(n): float(cmp.loc[n, "weight"]) for n in cmp.index}
+
+
+def loo_table(
+    fits: Mapping[str, FitResults],
+    *,
+    by: By = "model",
+    integrated: bool = True,
+    refits: Mapping[str, Mapping[str, float]] | None = None,
+    stack: Sequence[str] | None = None,
+    proposals: int = LOO_PROPOSALS,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Rank fitted specs by PSIS-LOO with stacking weights.
 
     Parameters
@@ -152,18 +346,29 @@ def loo_table(fits: Mapping[str, FitResults], *, by: By = "model") -> pd.DataFra
         Fits to compare, keyed by the name shown in the ``spec`` column. All must have
         been fitted to the same observations.
     by : {"model", "obs"}
-        Leave-one-*model*-out (default: each model's log-likelihood summed over its
-        observations) or leave-one-observation-out.
+        Leave-one-*model*-out (default) or leave-one-observation-out.
+    integrated : bool
+        With ``by="model"``: integrate each left-out model's capabilities out per draw
+        (:func:`integrated_log_likelihood`; default and the right thing for new models).
+        ``False`` conditions on them (the old estimate, biased upward, most Pareto k high).
+    refits : mapping, optional
+        Spec -> {model: exact elpd} (:func:`kfold_elpd`): these points replace PSIS's and
+        no longer count as bad.
+    stack : sequence of str, optional
+        The specs stacking may weigh (default all); the others get weight NaN. Stacking on
+        unconverged fits is refused this way.
+    proposals, seed
+        Of the integral.
 
     Returns
     -------
     pandas.DataFrame
-        One row per spec, best first, columns :data:`LOO_COLUMNS`: ``elpd`` and ``se`` (the
-        PSIS-LOO estimate and its standard error), ``elpd_diff`` and ``dse`` (difference
-        to the best spec and its standard error), ``weight`` (stacking weights, summing to
-        1), ``p_loo`` (effective number of parameters), ``n_bad_pareto_k`` (points with
-        Pareto k > :data:`BAD_K`), ``bad_models`` (sorted names of the models behind them)
-        and ``n_points``. ``attrs["by"]`` records the grouping.
+        One row per spec, best first, columns :data:`LOO_COLUMNS`: ``elpd`` and ``se``,
+        ``elpd_diff`` and ``dse`` (to the best spec, SE of the pointwise differences),
+        ``weight`` (stacking), ``p_loo``, ``n_bad_pareto_k`` (points still with Pareto k >
+        :data:`BAD_K`), ``bad_models``, ``n_points``, ``max_pareto_k``, ``n_refit``
+        (points replaced by refits). ``attrs``: ``by``, ``integrated``, ``pareto_k``
+        (spec -> {model: k}), ``elpd_i`` (spec -> {model: elpd}).
 
     Raises
     ------
@@ -176,59 +381,170 @@ def loo_table(fits: Mapping[str, FitResults], *, by: By = "model") -> pd.DataFra
     >>> float(table["weight"].sum())  # doctest: +SKIP
     1.0
     """
-    import arviz as az
-
     if not fits:
         raise BayesScalingError("loo_table needs at least one fit")
     if by not in ("model", "obs"):
         raise BayesScalingError(f"by must be 'model' or 'obs', got {by!r}")
     _same_observations(fits)
+    refits = refits or {}
+    stack = list(fits) if stack is None else [s for s in stack if s in fits]
+    integrate = integrated and by == "model"
+    rows: dict[str, dict[str, Any]] = {}
+    pointwise: dict[str, np.ndarray] = {}
     results: dict[str, Any] = {}
-    extra: dict[str, dict[str, Any]] = {}
+    owners_of: dict[str, list[str]] = {}
+    ks: dict[str, dict[str, float]] = {}
     for name, fit in fits.items():
-        res, owners = _loo(fit, by)
+        if integrate:
+            ll = integrated_log_likelihood(fit, proposals=proposals, seed=seed)
+        else:
+            ll = pointwise_log_likelihood(fit, by)
+        res = _psis(fit, ll)
+        if by == "model":
+            owners = [str(m) for m in ll["model"].to_numpy()]
+            _replace(res, ll, refits.get(name, {}))
+        else:
+            owners = [str(m) for m in ll["obs_model"].to_numpy()]
         k = np.asarray(res.pareto_k, dtype=float).ravel()
-        bad = k > BAD_K
+        bad = k > BAD_K  # NaN (refit) is not bad
+        pointwise[name] = np.asarray(res.elpd_i, dtype=float).ravel()
         results[name] = res
-        extra[name] = {
+        owners_of[name] = owners
+        ks[name] = {o: float(v) for o, v in zip(owners, k, strict=True)}
+        rows[name] = {
+            "spec": name,
+            "elpd": float(res.elpd),
+            "se": float(res.se),
             "p_loo": float(res.p),
             "n_bad_pareto_k": int(bad.sum()),
-            "bad_models": sorted(set(map(str, np.asarray(owners).ravel()[bad]))),
-            "n_points": int(res.n_data_points),
+            "bad_models": sorted(set(np.asarray(owners, dtype=object)[bad].tolist())),
+            "n_points": int(k.size),
+            "max_pareto_k": float(np.nanmax(k)) if np.isfinite(k).any() else math.nan,
+            "n_refit": len(refits.get(name, {})),
         }
-    if len(results) == 1:
-        ((name, res),) = results.items()
-        cmp = pd.DataFrame(
+    order = sorted(rows, key=lambda n: -rows[n]["elpd"])
+    best = order[0]
+    weights = dict.fromkeys(fits, math.nan)
+    if stack:
+        weights.update(_stacking({s: results[s] for s in stack}))
+    out = []
+    for name in order:
+        diff = pointwise[best] - pointwise[name]
+        n = diff.size
+        out.append(
             {
-                "elpd": [float(res.elpd)],
-                "se": [float(res.se)],
-                "elpd_diff": [0.0],
-                "dse": [0.0],
-                "weight": [1.0],
-            },
-            index=[name],
-        )
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            cmp = az.compare(results, method="stacking", round_to="none")
-    rows = []
-    for name in cmp.index:
-        r = cmp.loc[name]
-        rows.append(
-            {
-                "spec": str(name),
-                "elpd": float(r["elpd"]),
-                "se": float(r["se"]),
-                "elpd_diff": float(r["elpd_diff"]),
-                "dse": float(r["dse"]),
-                "weight": float(r["weight"]),
-                **extra[str(name)],
+                **rows[name],
+                "elpd_diff": float(diff.sum()),
+                "dse": float(math.sqrt(n * np.var(diff))) if name != best else 0.0,
+                "weight": weights[name],
             }
         )
-    table = pd.DataFrame(rows, columns=list(LOO_COLUMNS))
-    table.attrs["by"] = by
+    table = pd.DataFrame(out, columns=list(LOO_COLUMNS))
+    table.attrs.update(
+        by=by,
+        integrated=integrate,
+        pareto_k=ks,
+        elpd_i={n: dict(zip(owners_of[n], map(float, pointwise[n]), strict=True)) for n in fits},
+    )
     return table
+
+
+# ----------------------------------------------------------------------------- K-fold
+def family_folds(data: xr.Dataset, models: Sequence[str] | None = None) -> list[list[str]]:
+    """Group models into folds by family (each family with models in ``models`` is a fold).
+
+    Examples
+    --------
+    >>> from bayes_scaling import datasets
+    >>> folds = family_folds(datasets.load("base-llm"), ["meta-llama/Llama-2-7b-hf",
+    ...                      "meta-llama/Llama-2-13b-hf", "EleutherAI/pythia-70m"])
+    >>> sorted(len(f) for f in folds)
+    [1, 2]
+    """
+    names = [str(m) for m in data["model"].to_numpy()]
+    fams = [str(f) for f in data["family"].to_numpy()] if "family" in data.coords else list(names)
+    keep = set(names if models is None else map(str, models))
+    groups: dict[str, list[str]] = {}
+    for m, f in zip(names, fams, strict=True):
+        if m in keep:
+            groups.setdefault(f, []).append(m)
+    return [sorted(groups[f]) for f in sorted(groups)]
+
+
+def kfold_elpd(
+    data: xr.Dataset,
+    spec: str | ModelSpec,
+    folds: Sequence[Sequence[str]],
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int = 0,
+    sampler: Sampler = "nutpie",
+    proposals: int = LOO_PROPOSALS,
+) -> tuple[dict[str, float], list[Diagnostics]]:
+    """Exact held-out elpd of models by refitting with each fold's scores hidden.
+
+    For each fold the spec is refitted with the fold's models kept in the data but their
+    scores blanked (their capabilities, and a family effect no other model informs, come
+    from the prior); each held-out model's scores are then scored jointly,
+    ``log mean_s p(y_i | theta_s)`` with its capabilities integrated out
+    (:func:`integrated_log_likelihood`). One fold per model is exact leave-one-model-out;
+    whole families per fold (:func:`family_folds`) is leave-one-family-out.
+
+    Returns
+    -------
+    elpd : dict
+        Model -> elpd of its scores.
+    diagnostics : list of Diagnostics
+        Of each refit (a refit that did not converge gives no result to trust).
+
+    Examples
+    --------
+    >>> from bayes_scaling import datasets
+    >>> base = datasets.load("base-llm")
+    >>> elpd, diag = kfold_elpd(base, "k1", [["EleutherAI/pythia-70m"]])  # doctest: +SKIP
+    """
+    spec = load_spec(spec)
+    data = data.transpose("model", "benchmark")
+    names = [str(m) for m in data["model"].to_numpy()]
+    benches = [str(b) for b in data["benchmark"].to_numpy()]
+    score = data["score"].to_numpy()
+    elpd: dict[str, float] = {}
+    diags: list[Diagnostics] = []
+    for i, fold in enumerate(folds):
+        fold = [str(m) for m in fold]
+        unknown = [m for m in fold if m not in names]
+        if unknown:
+            raise BayesScalingError(f"model {unknown[0]!r} of a fold is not in the data")
+        train = data.copy(deep=True)
+        train["score"].loc[{"model": fold}] = np.nan
+        fit = CapabilityModel(spec).fit(
+            train,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed + i,
+            sampler=sampler,
+            warn=False,
+        )
+        diags.append(fit.diagnostics)
+        mi = np.array([names.index(m) for m in fold])
+        rows, cols = np.nonzero(np.isfinite(score[mi]))
+        cells = pd.DataFrame(
+            {
+                "model": [fold[r] for r in rows],
+                "column": [benches[c] for c in cols],
+                "score": score[mi[rows], cols],
+            }
+        )
+        if cells.empty:
+            continue
+        ll = integrated_log_likelihood(fit, cells, proposals=proposals, seed=seed)
+        flat = ll.stack(s=("chain", "draw")).transpose("model", "s").to_numpy()
+        lpd = logsumexp(flat, axis=1) - np.log(flat.shape[1])
+        elpd.update(zip(map(str, ll["model"].to_numpy()), map(float, lpd), strict=True))
+    return elpd, diags
 
 
 # ----------------------------------------------------------------------------- LFO
@@ -336,13 +652,16 @@ def leave_future_out(
     chains: int = 4,
     seed: int = 0,
     sampler: Sampler = "nutpie",
+    proposals: int = LOO_PROPOSALS,
 ) -> dict[str, Any]:
-    """Refit with every model above a compute cutoff hidden; score its observed scores.
+    """Refit with every model above a compute cutoff hidden; score each hidden model jointly.
 
     Models with training FLOPs above ``10 ** cutoff_log10_flops`` stay in the data with
     their benchmark scores blanked, so the fit places them from their family and compute
-    alone; each of their observed scores is then scored by its log predictive density
-    ``log mean_s p(y | draw s)`` (:func:`heldout_log_likelihood`).
+    alone. Each hidden model's observed scores are scored *jointly*,
+    ``log mean_s p(y_i | theta_s)`` with its capabilities integrated out
+    (:func:`integrated_log_likelihood`): the scores of one model share one capability
+    error, so they are one point, and the standard error is over models.
 
     Parameters
     ----------
@@ -355,14 +674,16 @@ def leave_future_out(
         compute are never held out.
     draws, tune, chains, seed, sampler
         Sampler settings.
+    proposals : int
+        Of the integral over each hidden model's capabilities.
 
     Returns
     -------
     dict
-        ``spec``, ``cutoff_log10_flops``, ``elpd_lfo`` (sum of the pointwise log
-        predictive densities), ``se`` (``sqrt(n * var)`` of the pointwise values),
-        ``n_heldout`` (observations), ``n_heldout_models``, ``models`` (held out),
-        ``pointwise`` (DataFrame: model, benchmark, observed, lpd) and ``fit``.
+        ``spec``, ``cutoff_log10_flops``, ``elpd_lfo`` (sum over hidden models),
+        ``se`` (``sqrt(n * var)`` over models), ``n_heldout`` (scores),
+        ``n_heldout_models``, ``models`` (held out), ``pointwise`` (DataFrame: model,
+        n_scores, lpd), ``diagnostics`` and ``fit``.
 
     Raises
     ------
@@ -402,9 +723,12 @@ def leave_future_out(
         train, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, warn=False
     )
     mi, ci = np.nonzero(observed & future[:, None])
-    y = score[mi, ci]
-    ll = fit_log_likelihood(fit, models[mi].tolist(), benches[ci].tolist(), y)
-    lpd = log_predictive_density(ll, axis=0)
+    cells = pd.DataFrame({"model": models[mi], "column": benches[ci], "score": score[mi, ci]})
+    ll = integrated_log_likelihood(fit, cells, proposals=proposals, seed=seed)
+    flat = ll.stack(s=("chain", "draw")).transpose("model", "s").to_numpy()
+    lpd = logsumexp(flat, axis=1) - np.log(flat.shape[1])
+    per_model = [str(m) for m in ll["model"].to_numpy()]
+    counts = cells.groupby("model").size()
     n = int(lpd.size)
     se = float(math.sqrt(n * np.var(lpd, ddof=1))) if n > 1 else math.nan
     return {
@@ -412,12 +736,13 @@ def leave_future_out(
         "cutoff_log10_flops": float(cutoff_log10_flops),
         "elpd_lfo": float(lpd.sum()),
         "se": se,
-        "n_heldout": n,
+        "n_heldout": len(cells),
         "n_heldout_models": len(held),
         "models": held,
         "pointwise": pd.DataFrame(
-            {"model": models[mi], "benchmark": benches[ci], "observed": y, "lpd": lpd}
+            {"model": per_model, "n_scores": [int(counts[m]) for m in per_model], "lpd": lpd}
         ),
+        "diagnostics": fit.diagnostics,
         "fit": fit,
     }
 
@@ -444,19 +769,32 @@ def compare_specs(
     data: xr.Dataset,
     specs: Sequence[str | ModelSpec],
     *,
-    draws: int = 500,
-    tune: int = 500,
+    draws: int = 1000,
+    tune: int = 1000,
     chains: int = 4,
     seed: int = 0,
     by: By = "model",
+    kfold: KFold = "none",
+    lofo: bool = False,
     lfo_cutoff: float | None = None,
     sampler: Sampler = "nutpie",
+    proposals: int = LOO_PROPOSALS,
+    force: bool = False,
+    on_fit: Any = None,
 ) -> pd.DataFrame:
     """Fit each spec (one after another) on the same observations and rank them.
 
     When the compute-only law is among ``specs``, every spec is fitted to the models with
     known compute only (that law cannot place the others), so all are compared on the same
     observations; ``attrs["note"]`` says so.
+
+    The comparison is **refused** (:class:`ComparisonRefused`) when a fit has not converged
+    (:attr:`bayes_scaling.diagnostics.Diagnostics.ok`: R-hat <= 1.01, ESS >= 400, no
+    divergence; checked right after the fits, before anything else is spent), or when more
+    than :data:`BAD_SHARE` of the points of a spec still have Pareto k > :data:`BAD_K` after
+    the ``kfold`` fallback. ``force=True`` ranks anyway and lists the reasons in
+    ``attrs["refusals"]`` and the ``warning`` column. Stacking weighs converged fits only
+    (others get weight NaN).
 
     Parameters
     ----------
@@ -465,26 +803,47 @@ def compare_specs(
     specs : sequence of str or ModelSpec
         Specs to compare (distinct names).
     draws, tune, chains, seed, sampler
-        Sampler settings, the same for every spec.
+        Sampler settings, the same for every spec (and every refit).
     by : {"model", "obs"}
         Grouping of the pointwise log-likelihood (see :func:`loo_table`).
+    kfold : {"none", "model", "family"}
+        Fallback for points with Pareto k > :data:`BAD_K` (``by="model"`` only): refit
+        without each such model (``"model"``: one refit per model) or without the bad models
+        of each family together (``"family"``), and use the exact elpd (:func:`kfold_elpd`).
+    lofo : bool
+        Also run leave-one-family-out by refits (one refit per family: slow) and add
+        columns ``elpd_lofo``, ``se_lofo`` (SE over models).
     lfo_cutoff : float, optional
         Also run :func:`leave_future_out` at this log10-FLOPs cutoff for every spec and add
-        columns ``elpd_lfo``, ``se_lfo``, ``n_heldout``.
+        columns ``elpd_lfo``, ``se_lfo`` (SE over held-out models), ``n_heldout``.
+    proposals : int
+        Importance proposals per draw of the integral over a left-out model's capabilities.
+    force : bool
+        Rank even when the comparison would be refused (with a warning in the table).
+    on_fit : callable, optional
+        Called as ``on_fit(spec_name, diagnostics)`` after each fit (the CLI prints the
+        diagnostics line).
 
     Returns
     -------
     pandas.DataFrame
-        :func:`loo_table`'s columns, then ``max_rhat``, ``min_ess_bulk``, ``divergences``,
-        ``seconds`` of each fit (and the LFO columns). ``attrs``: ``by``, ``note`` (empty or
-        the restriction), ``n_models``, ``n_obs``, ``warnings`` (spec -> diagnostics
-        messages).
+        :func:`loo_table`'s columns, then ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``,
+        ``divergences``, ``converged``, ``seconds`` of each fit, ``warning`` (empty, or why
+        the row would have been refused), and the LFO/LOFO columns. ``attrs``: ``by``,
+        ``note``, ``n_models``, ``n_obs``, ``warnings`` (spec -> diagnostics messages),
+        ``refusals`` (reasons overridden by ``force``), ``kfold``.
+
+    Raises
+    ------
+    ComparisonRefused
+        See above (unless ``force``).
+    BayesScalingError
+        No spec, a spec given twice, unknown ``kfold``.
 
     Examples
     --------
     >>> from bayes_scaling import datasets
-    >>> t = compare_specs(datasets.load("base-llm"), ["k1", "compute-only"], draws=200,
-    ...                   tune=200, chains=2)  # doctest: +SKIP
+    >>> t = compare_specs(datasets.load("base-llm"), ["k1", "compute-only"])  # doctest: +SKIP
     >>> t.attrs["note"]  # doctest: +SKIP
     'compute-only is among the specs: all specs are compared on the 104 models with ...'
     """
@@ -495,6 +854,8 @@ def compare_specs(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise BayesScalingError(f"spec {dup[0]!r} is given twice")
+    if kfold not in ("none", "model", "family"):
+        raise BayesScalingError(f"kfold must be 'none', 'model' or 'family', got {kfold!r}")
     note = ""
     if any(s.compute_only for s in loaded):
         data, dropped = restrict_to_compute(data)
@@ -504,37 +865,68 @@ def compare_specs(
                 f"{data.sizes['model']} models with known compute ({len(dropped)} without "
                 f"compute left out)"
             )
+    settings = {"draws": draws, "tune": tune, "chains": chains, "seed": seed, "sampler": sampler}
     fits: dict[str, FitResults] = {}
-    diag: dict[str, dict[str, Any]] = {}
+    diag: dict[str, Diagnostics] = {}
     messages: dict[str, list[str]] = {}
+    refusals: list[str] = []
+    row_warn: dict[str, list[str]] = {s.name: [] for s in loaded}
     for spec in loaded:
-        fit = CapabilityModel(spec).fit(
-            data, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler, warn=False
-        )
+        fit = CapabilityModel(spec).fit(data, warn=False, **settings)
         d = fit.diagnostics
         fits[spec.name] = fit
-        diag[spec.name] = {
-            "max_rhat": float(d.max_rhat),
-            "min_ess_bulk": float(d.min_ess_bulk),
-            "divergences": int(d.divergences),
-            "seconds": float(d.seconds),
-        }
+        diag[spec.name] = d
         messages[spec.name] = list(d.messages())
-    table = loo_table(fits, by=by)
-    for col in ("max_rhat", "min_ess_bulk", "divergences", "seconds"):
-        table[col] = [diag[s][col] for s in table["spec"]]
+        if on_fit is not None:
+            on_fit(spec.name, d)
+    unconverged = [n for n in names if not diag[n].ok]
+    for n in unconverged:
+        reason = f"{n} is not converged ({diagnostics_line(diag[n])})"
+        refusals.append(reason)
+        row_warn[n].append("not converged")
+    if unconverged and not force:
+        raise ComparisonRefused(
+            "refusing to rank: "
+            + "; ".join(refusals)
+            + "; refit with more --draws/--tune, or --force to rank anyway"
+        )
+    converged = [n for n in names if diag[n].ok]
+    refits: dict[str, dict[str, float]] = {}
+    kw = {"proposals": proposals, "seed": seed}
+    table = loo_table(fits, by=by, stack=converged, **kw)
+    if kfold != "none" and by == "model":
+        for _, r in table.iterrows():
+            bad = list(r["bad_models"])
+            if not bad:
+                continue
+            folds = [[m] for m in bad] if kfold == "model" else family_folds(data, bad)
+            values, refit_diag = kfold_elpd(data, r["spec"], folds, proposals=proposals, **settings)
+            refits[r["spec"]] = values
+            n_bad_refits = sum(not d.ok for d in refit_diag)
+            if n_bad_refits:
+                row_warn[r["spec"]].append(f"{n_bad_refits} K-fold refits not converged")
+                messages[r["spec"]].append(
+                    f"{n_bad_refits} of {len(refit_diag)} K-fold refits are not converged"
+                )
+        table = loo_table(fits, by=by, stack=converged, refits=refits, **kw)
+    for _, r in table.iterrows():
+        if r["n_bad_pareto_k"] > BAD_SHARE * r["n_points"]:
+            refusals.append(
+                f"{r['spec']}: {r['n_bad_pareto_k']} of {r['n_points']} points have Pareto k > "
+                f"{BAD_K:g} (more than {BAD_SHARE:.0%})"
+            )
+            row_warn[r["spec"]].append("unreliable LOO")
+    if refusals and not force:
+        raise ComparisonRefused(
+            "refusing to rank: " + "; ".join(refusals) + "; try --kfold model, or --force"
+        )
+    for col in ("max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "seconds"):
+        table[col] = [getattr(diag[s], col) for s in table["spec"]]
+    table["converged"] = [diag[s].ok for s in table["spec"]]
+    table["warning"] = ["; ".join(row_warn[s]) for s in table["spec"]]
     if lfo_cutoff is not None:
         lfo = {
-            s.name: leave_future_out(
-                data,
-                s,
-                lfo_cutoff,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                seed=seed,
-                sampler=sampler,
-            )
+            s.name: leave_future_out(data, s, lfo_cutoff, proposals=proposals, **settings)
             for s in loaded
         }
         table["elpd_lfo"] = [lfo[s]["elpd_lfo"] for s in table["spec"]]
@@ -542,12 +934,31 @@ def compare_specs(
         table["n_heldout"] = [lfo[s]["n_heldout"] for s in table["spec"]]
         table.attrs["lfo_cutoff"] = float(lfo_cutoff)
         table.attrs["lfo_models"] = lfo[loaded[0].name]["models"]
+        for s in loaded:
+            if not lfo[s.name]["diagnostics"].ok:
+                messages[s.name].append("the leave-future-out refit is not converged")
+    if lofo:
+        folds = family_folds(data)
+        lofo_out = {}
+        for s in loaded:
+            values, refit_diag = kfold_elpd(data, s, folds, proposals=proposals, **settings)
+            v = np.array(list(values.values()))
+            lofo_out[s.name] = (float(v.sum()), float(math.sqrt(v.size * np.var(v))))
+            n_bad_refits = sum(not d.ok for d in refit_diag)
+            if n_bad_refits:
+                messages[s.name].append(
+                    f"{n_bad_refits} of {len(refit_diag)} leave-one-family-out refits are not "
+                    f"converged"
+                )
+        table["elpd_lofo"] = [lofo_out[s][0] for s in table["spec"]]
+        table["se_lofo"] = [lofo_out[s][1] for s in table["spec"]]
     first = next(iter(fits.values()))
     table.attrs.update(
-        by=by,
         note=note,
         n_models=int(data.sizes["model"]),
         n_obs=int(first.tree["observed_data"]["score"].size),
         warnings=messages,
+        refusals=refusals if force else [],
+        kfold=kfold,
     )
     return table

@@ -309,3 +309,52 @@ def compute_diagnostics(
 
 def _cap(labels: list[str], n: int = 10) -> list[str]:
     return labels if len(labels) <= n else [*labels[:n], f"... and {len(labels) - n} more"]
+
+
+def diagnostics_line(d: Diagnostics) -> str:
+    """The one line every fit prints: ``diagnostics: max_rhat=X min_ess_bulk=Y divergences=Z``.
+
+    Followed by ``(converged)`` or ``(NOT converged: ...)`` with the reason, so that a reader
+    of a notebook or a log sees at once whether the numbers below it are results.
+
+    Examples
+    --------
+    >>> d = Diagnostics(1.004, 612.0, 700.0, 0, 0.9, 80.0, {})
+    >>> diagnostics_line(d)
+    'diagnostics: max_rhat=1.004 min_ess_bulk=612 divergences=0 (converged)'
+    >>> diagnostics_line(Diagnostics(1.32, 5.0, 9.0, 3, 0.9, 80.0, {}))
+    'diagnostics: max_rhat=1.320 min_ess_bulk=5 divergences=3 (NOT converged: R-hat > 1.01, ESS < 400, divergences)'
+    """
+    head = (
+        f"diagnostics: max_rhat={d.max_rhat:.3f} min_ess_bulk={d.min_ess_bulk:.0f} "
+        f"divergences={d.divergences}"
+    )
+    if d.ok:
+        return f"{head} (converged)"
+    why = []
+    if d.approximate:
+        why.append(f"approximate ({d.approximate})")
+    elif not d.measured:
+        why.append("not measured")
+    if np.isfinite(d.max_rhat) and d.max_rhat > RHAT_MAX:
+        why.append(f"R-hat > {RHAT_MAX}")
+    if min(d.min_ess_bulk, d.min_ess_tail) < ESS_MIN:
+        why.append(f"ESS < {ESS_MIN:.0f}")
+    if d.divergences:
+        why.append("divergences")
+    return f"{head} (NOT converged: {', '.join(why)})"
+
+
+def print_diagnostics(d: Diagnostics, label: str = "") -> Diagnostics:
+    """Print :func:`diagnostics_line` (prefixed by ``label:``) and return ``d``.
+
+    What the analyses call after every fit.
+
+    Examples
+    --------
+    >>> _ = print_diagnostics(Diagnostics(1.004, 612.0, 700.0, 0, 0.9, 80.0, {}), "k1")
+    k1: diagnostics: max_rhat=1.004 min_ess_bulk=612 divergences=0 (converged)
+    """
+    line = diagnostics_line(d)
+    print(f"{label}: {line}" if label else line)
+    return d

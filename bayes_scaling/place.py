@@ -408,6 +408,76 @@ def _mode(run: _Run, obs: _Obs, mu: np.ndarray, sd: np.ndarray) -> tuple[np.ndar
     return s, hess
 
 
+# ------------------------------------------------------------------------------ integral
+def importance_draws(
+    run: _Run,
+    obs: _Obs,
+    mu: np.ndarray,
+    sd: np.ndarray,
+    exact: bool,
+    proposals: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Importance weights of one model's capabilities, per run draw.
+
+    The integral over a model's capabilities that placing a new model and the
+    leave-one-model-out check (:func:`bayes_scaling.compare.integrated_log_likelihood`) share:
+    per draw ``s``, proposals from a Student-t around the mode of prior x likelihood (10%
+    from the prior, a defensive mixture) weighted by prior x likelihood / proposal, so that
+    ``logsumexp(logw[s]) - log(P)`` estimates ``log p(y | theta_s)``, the capabilities
+    integrated out.
+
+    Parameters
+    ----------
+    run, obs
+        The run's draws (:func:`_run_arrays`) and the model's observed scores.
+    mu, sd : numpy.ndarray
+        Per-draw prior mean and sd of the capabilities, shape (S, K) (:func:`_prior`).
+    exact : bool
+        The prior is a point (compute-only law, known family): one "proposal", the line.
+    proposals : int
+        Proposals per draw.
+    rng : numpy.random.Generator
+        Source of the proposals.
+
+    Returns
+    -------
+    logw : numpy.ndarray
+        Log weights, shape (S, P) (P = 1 when ``exact``).
+    s_draws : numpy.ndarray
+        The proposals, shape (S, P, K).
+
+    Examples
+    --------
+    >>> logw, s = importance_draws(run, obs, mu, sd, False, 64, rng)  # doctest: +SKIP
+    >>> log_marginal = logsumexp(logw, axis=1) - np.log(logw.shape[1])  # doctest: +SKIP
+    """
+    n_s, k = mu.shape
+    phi = run.phi[:, obs.index]
+    if exact:
+        # Compute-only law, family in the run: the capabilities are its line exactly.
+        s_draws = mu[:, None, :]
+        logw = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.measurement)[0]
+        return logw, s_draws
+    mode, hess = _mode(run, obs, mu, sd)
+    cov = np.linalg.inv(hess) * _INFLATE**2
+    chol = np.linalg.cholesky(cov)
+    n_prior = max(1, round(_DEFENSIVE * proposals))
+    n_t = proposals - n_prior
+    z = rng.standard_normal((n_s, n_t, k))
+    scale = np.sqrt(_T_DF / rng.chisquare(_T_DF, size=(n_s, n_t, 1)))
+    from_t = mode[:, None, :] + np.einsum("skl,sml->smk", chol, z) * scale
+    from_prior = mu[:, None, :] + sd[:, None, :] * rng.standard_normal((n_s, n_prior, k))
+    s_draws = np.concatenate([from_t, from_prior], axis=1)
+    log_prior = _log_normal(s_draws, mu[:, None, :], sd[:, None, :])
+    log_q = np.logaddexp(
+        np.log1p(-n_prior / proposals) + _log_t(s_draws, mode, chol, _T_DF),
+        np.log(n_prior / proposals) + log_prior,
+    )
+    ll = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.measurement)[0]
+    return log_prior + ll - log_q, s_draws
+
+
 # ------------------------------------------------------------------------------ placement
 def place(
     fit: FitResults,
@@ -550,10 +620,14 @@ def _observations(run: _Run, row: xr.Dataset, name: str) -> _Obs:
     )
 
 
-def _prior(run: _Run, family: str, x: float | None) -> tuple[np.ndarray, np.ndarray, bool]:
+def _prior(
+    run: _Run, family: str, x: float | None, *, new_family: bool = False
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per-draw prior mean and sd of the new model's capabilities, and whether it is exact.
 
     The model's own prior (:func:`bayes_scaling.capability_prior.capability_prior`).
+    ``new_family`` treats a family of the run as one it has not seen (its effect drawn from
+    the population): leaving out the only model of a family sends the effect back there.
     """
     if x is None and run.compute_only:
         raise BayesScalingError(
@@ -561,7 +635,9 @@ def _prior(run: _Run, family: str, x: float | None) -> tuple[np.ndarray, np.ndar
         )
     loc, scale = capability_prior(
         x=np.array([np.nan if x is None else x]),
-        family_index=np.array([run.families.index(family) if family in run.families else -1]),
+        family_index=np.array(
+            [run.families.index(family) if family in run.families and not new_family else -1]
+        ),
         alpha=run.alpha,
         tau=run.tau,
         resid_sd=run.resid,
@@ -595,31 +671,9 @@ def _place_one(
     obs = _observations(run, row, name)
     mu, sd, exact = _prior(run, family, x)
     n_s, k = mu.shape
-    phi = run.phi[:, obs.index]
     warn: list[str] = []
 
-    if exact:
-        # Compute-only law, family in the run: the capabilities are its line exactly.
-        s_draws = mu[:, None, :]
-        logw = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.measurement)[0]
-    else:
-        mode, hess = _mode(run, obs, mu, sd)
-        cov = np.linalg.inv(hess) * _INFLATE**2
-        chol = np.linalg.cholesky(cov)
-        n_prior = max(1, round(_DEFENSIVE * proposals))
-        n_t = proposals - n_prior
-        z = rng.standard_normal((n_s, n_t, k))
-        scale = np.sqrt(_T_DF / rng.chisquare(_T_DF, size=(n_s, n_t, 1)))
-        from_t = mode[:, None, :] + np.einsum("skl,sml->smk", chol, z) * scale
-        from_prior = mu[:, None, :] + sd[:, None, :] * rng.standard_normal((n_s, n_prior, k))
-        s_draws = np.concatenate([from_t, from_prior], axis=1)
-        log_prior = _log_normal(s_draws, mu[:, None, :], sd[:, None, :])
-        log_q = np.logaddexp(
-            np.log1p(-n_prior / proposals) + _log_t(s_draws, mode, chol, _T_DF),
-            np.log(n_prior / proposals) + log_prior,
-        )
-        ll = _loglik(_eta(run, obs, s_draws), obs, phi[:, None, :], run.measurement)[0]
-        logw = log_prior + ll - log_q
+    logw, s_draws = importance_draws(run, obs, mu, sd, exact, proposals, rng)
 
     # Per draw: marginal likelihood of the new model (re-weights the run's draws) and the
     # within-draw weights of the proposals.

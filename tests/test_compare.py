@@ -15,20 +15,28 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import bayes_scaling.compare as compare_mod
+from bayes_scaling.capability_prior import capability_prior
 from bayes_scaling.cli import run
 from bayes_scaling.compare import (
     BAD_K,
     LOO_COLUMNS,
+    ComparisonRefused,
+    compare_specs,
+    family_folds,
     fit_log_likelihood,
     heldout_log_likelihood,
+    integrated_log_likelihood,
+    kfold_elpd,
     leave_future_out,
     loo_table,
     pointwise_log_likelihood,
 )
 from bayes_scaling.data import from_wide
+from bayes_scaling.diagnostics import Diagnostics
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import CapabilityModel, FitResults
-from bayes_scaling.measurement import EPS
+from bayes_scaling.measurement import EPS, expected_score, linear_predictor, log_density
 
 # Registry count benchmarks: (floor, items, loading on the general capability).
 BENCH = {
@@ -41,10 +49,13 @@ BENCH = {
 SAMPLER = {"draws": 100, "tune": 150, "chains": 2}
 
 
-def make_table(n_models: int = 15, seed: int = 0, no_compute: int = 0) -> pd.DataFrame:
+def make_table(
+    n_models: int = 15, seed: int = 0, no_compute: int = 0, singleton: bool = False
+) -> pd.DataFrame:
     """A wide table drawn from a one-capability law: 3 families, 5 count benchmarks.
 
-    The last ``no_compute`` models have no size, tokens or FLOPs.
+    The last ``no_compute`` models have no size, tokens or FLOPs; with ``singleton`` the
+    first model is the only one of family "D".
     """
     rng = np.random.default_rng(seed)
     fam = np.array(["A", "B", "C"])[np.arange(n_models) % 3]
@@ -65,6 +76,8 @@ def make_table(n_models: int = 15, seed: int = 0, no_compute: int = 0) -> pd.Dat
     for j, (name, (floor, items, loading)) in enumerate(BENCH.items()):
         p = floor + (1 - floor) / (1 + np.exp(-(0.3 * j - 0.5 + loading * general)))
         table[name] = rng.binomial(items, p) / items
+    if singleton:
+        table.loc[0, "Model Family"] = "D"
     if no_compute:
         cols = ["Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)"]
         table.loc[table.index[-no_compute:], cols] = np.nan
@@ -192,6 +205,163 @@ def test_loo_table_of_one_fit(fits) -> None:
     assert table["elpd_diff"].tolist() == [0.0]
 
 
+# ----------------------------------------------------------------------------- integrated LOO
+@pytest.fixture(scope="module")
+def singleton_fit() -> FitResults:
+    """k1 on a table whose first model ("A-00") is the only one of family "D"."""
+    data = from_wide(make_table(singleton=True), source="<test>")
+    return CapabilityModel("k1").fit(data, seed=4, warn=False, **SAMPLER)
+
+
+def _brute_force(fit: FitResults, model: str, draw_idx: np.ndarray, n: int) -> np.ndarray:
+    """log mean p(y | S, theta_s) over n capability draws from the prior, for a few draws.
+
+    Independent of the importance sampler: the prior straight from capability_prior (the
+    family a fresh draw when ``model`` is its only member), the likelihood from the
+    measurement layer's log_density.
+    """
+    from bayes_scaling.place import _run_arrays
+
+    post = fit.posterior
+    run = _run_arrays(fit, post.sizes["chain"] * post.sizes["draw"])
+    obs = fit.tree["observed_data"]
+    mask = obs["obs_model"].to_numpy() == model
+    cols = obs["obs_column"].to_numpy()[mask].astype(str)
+    y = obs["score"].to_numpy()[mask]
+    j = np.array([run.benchmarks.index(c) for c in cols])
+    data = fit.data
+    fam = str(data["family"].sel(model=model).to_numpy())
+    families = data["family"].to_numpy().astype(str)
+    alone = int((families == fam).sum()) == 1
+    x = np.log10(float(data["flops"].sel(model=model))) - run.x_mean
+    rng = np.random.default_rng(7)
+    out = []
+    for s in draw_idx:
+        loc, scale = capability_prior(
+            x=np.array([x]),
+            family_index=np.array([-1 if alone else run.families.index(fam)]),
+            alpha=run.alpha[s],
+            tau=run.tau[s],
+            resid_sd=run.resid[s],
+            x_sd=run.x_sd,
+        )
+        cap = loc[0] + scale[0] * rng.standard_normal((n, loc.shape[-1]))
+        eta = linear_predictor(run.b[s, j], run.loadings[s, j], cap - run.centre[s])
+        p = expected_score(eta, run.floor[j], run.ceiling[j])
+        ll = log_density(y, run.n_items[j], p, run.phi[s, j], fit.spec.measurement)
+        tot = ll.sum(axis=1)
+        out.append(np.logaddexp.reduce(tot) - np.log(n))
+    return np.array(out)
+
+
+def test_integrated_log_likelihood_matches_a_brute_force_monte_carlo_integral(
+    singleton_fit: FitResults,
+) -> None:
+    """The importance integral equals plain Monte Carlo over the prior, also for the only
+    model of a family (whose family effect is integrated out with it)."""
+    ll = integrated_log_likelihood(singleton_fit, proposals=256, seed=3)
+    flat = ll.stack(s=("chain", "draw")).transpose("s", "model")
+    draw_idx = np.array([0, 37, 111, 150, 199])
+    for model in ("A-00", "B-01"):  # family D (alone) and family B
+        brute = _brute_force(singleton_fit, model, draw_idx, 200_000)
+        ours = flat.sel(model=model).to_numpy()[draw_idx]
+        np.testing.assert_allclose(ours, brute, atol=0.05)
+    # Integrating the family effect out matters: conditioning the lone model on its own
+    # family's fitted effect (what the fit's draws hold) predicts it better than a new
+    # family could.
+    fitted = pointwise_log_likelihood(singleton_fit, "model").sel(model="A-00")
+    assert float(fitted.mean()) > float(ll.sel(model="A-00").mean())
+    assert (ll["proposal_ess"] > 0.5 * 256).all()
+
+
+def test_integrated_loo_is_lower_than_the_conditional_one(fits) -> None:
+    """Conditioning on a left-out model's own capabilities flatters the spec."""
+    for name, fit in fits.items():
+        integrated = loo_table({name: fit})
+        conditional = loo_table({name: fit}, integrated=False)
+        assert integrated.attrs["integrated"] and not conditional.attrs["integrated"]
+        assert integrated["elpd"].iloc[0] < conditional["elpd"].iloc[0]
+        assert integrated["n_bad_pareto_k"].iloc[0] <= conditional["n_bad_pareto_k"].iloc[0]
+        k = integrated.attrs["pareto_k"][name]
+        assert sorted(k) == sorted(map(str, fit.data["model"].to_numpy()))
+
+
+def test_kfold_refit_agrees_with_psis_and_replaces_points(data, fits) -> None:
+    """An exact refit without a model gives about PSIS's elpd for a model PSIS handles,
+    and a refitted point replaces PSIS's in the table."""
+    fit = fits["k1"]
+    table = loo_table({"k1": fit})
+    k = table.attrs["pareto_k"]["k1"]
+    good = min(k, key=k.get)
+    elpd, diag = kfold_elpd(data, "k1", [[good]], seed=5, **SAMPLER)
+    assert list(elpd) == [good] and len(diag) == 1
+    psis = table.attrs["elpd_i"]["k1"][good]
+    assert abs(elpd[good] - psis) < 1.0
+    replaced = loo_table({"k1": fit}, refits={"k1": {good: psis - 10.0}})
+    assert replaced["n_refit"].iloc[0] == 1
+    assert replaced["elpd"].iloc[0] == pytest.approx(table["elpd"].iloc[0] - 10.0)
+    assert math.isnan(replaced.attrs["pareto_k"]["k1"][good])
+
+
+def test_family_folds(data) -> None:
+    folds = family_folds(data)
+    assert sorted(m for f in folds for m in f) == sorted(map(str, data["model"].to_numpy()))
+    assert [f[0][0] for f in folds] == ["A", "B", "C"]
+    assert family_folds(data, ["A-00", "B-01", "A-03"]) == [["A-00", "A-03"], ["B-01"]]
+
+
+# ----------------------------------------------------------------------------- refusal
+def _fake_fits(monkeypatch, fits, ok: dict[str, bool]) -> None:
+    """compare_specs gets the module's fits, with the given convergence verdicts."""
+
+    class FakeModel:
+        def __init__(self, spec):
+            self.name = spec.name
+
+        def fit(self, data, **kwargs):
+            return fits[self.name]
+
+    good = Diagnostics(1.001, 900.0, 900.0, 0, 0.9, 1.0, {})
+    bad = Diagnostics(1.2, 50.0, 60.0, 3, 0.9, 1.0, {"rhat": ["S[A-00, general]"]})
+    monkeypatch.setattr(compare_mod, "CapabilityModel", FakeModel)
+    monkeypatch.setattr(
+        FitResults, "diagnostics", property(lambda self: good if ok[self.spec.name] else bad)
+    )
+
+
+def test_compare_refuses_unconverged_fits_and_force_stacks_converged_only(
+    data, fits, monkeypatch
+) -> None:
+    _fake_fits(monkeypatch, fits, {"k1": True, "k2": False})
+    lines = []
+    with pytest.raises(ComparisonRefused, match=r"k2 is not converged .*max_rhat=1\.200"):
+        compare_specs(data, ["k1", "k2"], on_fit=lambda s, d: lines.append(s))
+    assert lines == ["k1", "k2"]  # every fit reported its diagnostics first
+    table = compare_specs(data, ["k1", "k2"], force=True)
+    row = table.set_index("spec")
+    assert math.isnan(row.loc["k2", "weight"]) and row.loc["k1", "weight"] == 1.0
+    assert "not converged" in row.loc["k2", "warning"]
+    assert "not converged" not in row.loc["k1", "warning"]
+    assert not row.loc["k2", "converged"] and row.loc["k1", "converged"]
+    assert any("k2 is not converged" in r for r in table.attrs["refusals"])
+
+
+def test_compare_refuses_unreliable_loo(data, fits, monkeypatch) -> None:
+    """More than 10% of models with Pareto k > 0.7 (here: the conditional estimate)."""
+    _fake_fits(monkeypatch, fits, {"k1": True, "k2": True})
+    monkeypatch.setattr(
+        compare_mod,
+        "integrated_log_likelihood",
+        lambda fit, cells=None, **kw: pointwise_log_likelihood(fit, "model"),
+    )
+    bad = loo_table({"k1": fits["k1"]}, integrated=False)["n_bad_pareto_k"].iloc[0]
+    assert bad > 0.1 * data.sizes["model"]  # the premise of this test
+    with pytest.raises(ComparisonRefused, match=r"Pareto k > 0.7 \(more than 10%\)"):
+        compare_specs(data, ["k1"])
+    table = compare_specs(data, ["k1"], force=True)
+    assert table["warning"].iloc[0] == "unreliable LOO"
+
+
 # ----------------------------------------------------------------------------- LFO
 def test_leave_future_out(data) -> None:
     logf = np.log10(data["flops"].to_numpy())
@@ -200,9 +370,13 @@ def test_leave_future_out(data) -> None:
     future = [str(m) for m, lf in zip(data["model"].to_numpy(), logf, strict=True) if lf > cutoff]
     assert sorted(out["models"]) == sorted(future)
     n_cells = int(np.isfinite(data["score"].sel(model=future)).sum())
-    assert out["n_heldout"] == n_cells == len(out["pointwise"])
+    assert out["n_heldout"] == n_cells == out["pointwise"]["n_scores"].sum()
+    # One point per held-out model (its scores share one capability error).
+    assert sorted(out["pointwise"]["model"]) == sorted(future)
     assert math.isfinite(out["elpd_lfo"]) and math.isfinite(out["se"]) and out["se"] > 0
     assert out["elpd_lfo"] == pytest.approx(out["pointwise"]["lpd"].sum())
+    lpd = out["pointwise"]["lpd"].to_numpy()
+    assert out["se"] == pytest.approx(math.sqrt(lpd.size * np.var(lpd, ddof=1)))
     # The refit really did not see the future models' scores.
     seen = set(map(str, out["fit"].tree["observed_data"]["obs_model"].to_numpy()))
     assert not seen & set(future)
@@ -229,16 +403,20 @@ def test_cli_compare_json_on_models_with_compute(tmp_path: Path, capsys) -> None
             "2",
             "--seed",
             "3",
+            "--force",
         ]
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    # One diagnostics line per fit; 60 draws do not converge, which --force lets through.
+    assert captured.err.count(": diagnostics: max_rhat=") == 2
+    assert "warning: --force:" in captured.err
     records = json.loads(captured.out)
+    assert all(r["forced"] and r["warning"] for r in records)
     assert [
         set(r) >= {"spec", "elpd", "se", "elpd_diff", "weight", "n_bad_pareto_k"} for r in records
     ] == [True, True]
     assert sorted(r["spec"] for r in records) == ["compute-only", "k1"]
-    assert sum(r["weight"] for r in records) == pytest.approx(1.0)
     # compute-only cannot place the 2 models without compute: all specs drop them.
     assert all(r["n_points"] == 13 for r in records)
     assert "13 models with known compute" in records[0]["note"]
@@ -269,6 +447,18 @@ def test_cli_compare_table_output(fits, monkeypatch, capsys) -> None:
     assert "models behind Pareto k > 0.7:" in captured.out
     assert "A-00, B-01" in captured.out
     assert "warning: k2: R-hat > 1.01" in captured.err
+
+
+def test_cli_compare_refusal_is_one_line_exit_2(tmp_path: Path, fits, monkeypatch, capsys) -> None:
+    path = tmp_path / "bench.csv"
+    make_table().to_csv(path, index=False)
+    _fake_fits(monkeypatch, fits, {"k1": True, "k2": False})
+    assert run(["compare", str(path), "--specs", "k1,k2"]) == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: refusing to rank: k2 is not")
+    assert captured.out == ""
+    assert "k1: diagnostics: max_rhat=1.001 min_ess_bulk=900 divergences=0" in captured.err
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,11 @@
 """``bayes-scaling compare``: model specs side by side by PSIS-LOO.
 
-``compare DATA --specs k1,k2,...`` fits each spec on the same observations and prints the
-leave-one-model-out PSIS-LOO table (see :mod:`bayes_scaling.compare`). ``backtest`` lives
-in :mod:`bayes_scaling.cli.backtest`.
+``compare DATA --specs k1,k2,...`` fits each spec on the same observations, prints one
+``diagnostics:`` line per fit (stderr) and the leave-one-model-out PSIS-LOO table, each
+left-out model's capabilities integrated out (see :mod:`bayes_scaling.compare`). It refuses
+to rank (one line, exit 2) unconverged fits or LOO with more than 10% of the models at
+Pareto k > 0.7 after the ``--kfold`` fallback; ``--force`` ranks anyway with a warning in the
+table. ``backtest`` lives in :mod:`bayes_scaling.cli.backtest`.
 
 Examples
 --------
@@ -40,6 +43,14 @@ def _finite(v: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------ compare
+class KFoldOption(StrEnum):
+    """Exact refits for the points PSIS cannot estimate (Pareto k > 0.7)."""
+
+    none = "none"
+    model = "model"
+    family = "family"
+
+
 class ByOption(StrEnum):
     """What one PSIS-LOO point is."""
 
@@ -67,21 +78,54 @@ def compare_command(
             help="Also refit with the models above this compute quantile hidden and score them (leave-future-out).",
         ),
     ] = None,
+    kfold: Annotated[
+        KFoldOption,
+        typer.Option(
+            "--kfold",
+            help="Refit without each model whose Pareto k stays > 0.7 ('model'), or without "
+            "those of each family together ('family'), and use the exact elpd.",
+        ),
+    ] = KFoldOption.none,
+    lofo: Annotated[
+        bool,
+        typer.Option(
+            "--lofo",
+            help="Also leave one family out by refits (one refit per family and spec: slow).",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Rank even unconverged fits or unreliable LOO (the table then warns).",
+        ),
+    ] = False,
+    proposals: Annotated[
+        int,
+        typer.Option("--proposals", help="Importance proposals per draw and left-out model."),
+    ] = 32,
     percent: Annotated[
         bool, typer.Option("--percent", help="DATA file scores are on 0-100.")
     ] = False,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 500,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 500,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
     """Compare model specs by leave-one-model-out PSIS-LOO (elpd, stacking weights, Pareto k).
 
     Every spec is fitted to the same observations; with compute-only among the specs, all
-    are fitted to the models with known compute. Models behind observations with Pareto
-    k > 0.7 (unreliable LOO) are named.
+    are fitted to the models with known compute. Each left-out model's capabilities are
+    integrated out. Unconverged fits, or more than 10% of models with Pareto k > 0.7 after
+    --kfold, are refused (exit 2) unless --force.
     """
     from bayes_scaling.compare import BAD_K, compare_specs
+    from bayes_scaling.diagnostics import diagnostics_line
+
+    if proposals < 2:
+        raise BayesScalingError(f"--proposals must be at least 2, got {proposals}")
+    if draws < 1 or tune < 0 or chains < 1:
+        raise BayesScalingError("--draws and --chains must be at least 1, --tune at least 0")
 
     spec_list = split_list(specs, "specs")
     bench = open_table(data, percent)
@@ -102,8 +146,15 @@ def compare_command(
         chains=chains,
         seed=seed,
         by=by.value,
+        kfold=kfold.value,
+        lofo=lofo,
         lfo_cutoff=cutoff,
+        proposals=proposals,
+        force=force,
+        on_fit=lambda spec, d: typer.echo(f"{spec}: {diagnostics_line(d)}", err=True),
     )
+    for reason in table.attrs.get("refusals", []):
+        typer.echo(f"warning: --force: {reason}", err=True)
     for spec, msgs in table.attrs.get("warnings", {}).items():
         for msg in msgs:
             typer.echo(f"warning: {spec}: {msg}", err=True)
@@ -112,6 +163,8 @@ def compare_command(
         for r in records:
             r["by"] = table.attrs["by"]
             r["note"] = table.attrs["note"]
+            r["kfold"] = table.attrs.get("kfold", "none")
+            r["forced"] = bool(table.attrs.get("refusals"))
             if cutoff is not None:
                 r["lfo_cutoff_log10_flops"] = cutoff
         typer.echo(json.dumps(records, indent=1))
@@ -127,18 +180,27 @@ def _print_compare(table: pd.DataFrame, cutoff: float | None, bad_k: float) -> N
         # Piped or captured: rich would assume 80 columns and fold the headers.
         console = Console(soft_wrap=False, width=140)
     unit = "model" if table.attrs["by"] == "model" else "observation"
+    how = ", capabilities integrated out" if table.attrs.get("integrated") else ""
     out = Table(
-        title=f"PSIS-LOO, leave one {unit} out ({table.attrs['n_models']} models, "
+        title=f"PSIS-LOO, leave one {unit} out{how} ({table.attrs['n_models']} models, "
         f"{table.attrs['n_obs']} scores)"
     )
     cols = [
         *LOO_COLUMNS[: LOO_COLUMNS.index("p_loo") + 1],
         f"k>{bad_k:g}",
+        "refit",
         "max R-hat",
+        "min ESS",
         "div",
     ]
+    forced = any(table.get("warning", pd.Series(dtype=str)).astype(bool))
     if cutoff is not None:
         cols += ["elpd_lfo", "se_lfo", "n_lfo"]
+    lofo = "elpd_lofo" in table.columns
+    if lofo:
+        cols += ["elpd_lofo", "se_lofo"]
+    if forced:
+        cols.append("warning")
     for c in cols:
         out.add_column(c, justify="left" if c == "spec" else "right")
     for _, r in table.iterrows():
@@ -148,16 +210,31 @@ def _print_compare(table: pd.DataFrame, cutoff: float | None, bad_k: float) -> N
             f"{r['se']:.1f}",
             f"{r['elpd_diff']:.1f}",
             f"{r['dse']:.1f}",
-            f"{r['weight']:.2f}",
+            "n/a" if not math.isfinite(r["weight"]) else f"{r['weight']:.2f}",
             f"{r['p_loo']:.1f}",
             str(int(r["n_bad_pareto_k"])),
+            str(int(r.get("n_refit", 0))),
             f"{r['max_rhat']:.3f}",
+            f"{r.get('min_ess_bulk', math.nan):.0f}",
             str(int(r["divergences"])),
         ]
         if cutoff is not None:
             cells += [f"{r['elpd_lfo']:.1f}", f"{r['se_lfo']:.1f}", str(int(r["n_heldout"]))]
+        if lofo:
+            cells += [f"{r['elpd_lofo']:.1f}", f"{r['se_lofo']:.1f}"]
+        if forced:
+            cells.append(Text(str(r["warning"]), style="bold red"))
         out.add_row(*cells)
     console.print(out)
+    if forced:
+        console.print(
+            Text(
+                "WARNING: ranked with --force: the rows marked above are not results "
+                "(unconverged fit or unreliable LOO); stacking weighs converged fits only",
+                style="bold red",
+            ),
+            highlight=False,
+        )
     if table.attrs.get("note"):
         console.print(Text(f"note: {table.attrs['note']}"), highlight=False)
     if cutoff is not None:
