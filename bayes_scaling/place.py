@@ -60,6 +60,10 @@ DEFAULT_PROPOSALS = 128
 IMPLAUSIBLE_LEVEL = 0.99
 #: Warn when the importance ESS over the run's draws falls below this.
 ESS_WARN = 100.0
+#: Warn when the Pareto k of the draw weights exceeds this (PSIS diagnostic).
+PARETO_K_WARN = 0.7
+#: Tuning steps of an exact refit (``refit_if_unreliable``), at least the run's draws.
+REFIT_TUNE = 1000
 #: Share of proposals drawn from the prior (defensive mixture: bounded weights).
 _DEFENSIVE = 0.1
 #: Degrees of freedom and scale inflation of the Student-t proposal around each mode.
@@ -109,6 +113,12 @@ class Placement:
         Importance effective sample size over the run's draws (at most ``n_draws``).
     proposal_ess : float
         Median effective number of proposals per draw (quality of the proposal).
+    pareto_k : float
+        Pareto k of the draw weights (PSIS's diagnostic, ``arviz_stats`` ``psislw``): above
+        0.7 the re-weighting of the run's draws is unreliable. NaN after an exact refit.
+    refit : bool
+        The placement comes from an exact refit of the run with the model included
+        (``refit_if_unreliable``), not from importance sampling.
     n_draws : int
         Run draws used (after thinning) and posterior draws returned.
     level : float
@@ -138,6 +148,8 @@ class Placement:
     warnings: list[str]
     ess: float
     proposal_ess: float
+    pareto_k: float
+    refit: bool
     n_draws: int
     level: float
     seconds: float
@@ -179,6 +191,8 @@ class Placement:
             "warnings": list(self.warnings),
             "ess": _num(self.ess),
             "proposal_ess": _num(self.proposal_ess),
+            "pareto_k": _num(self.pareto_k),
+            "refit": self.refit,
             "n_draws": self.n_draws,
             "level": self.level,
             "seconds": _num(self.seconds),
@@ -489,8 +503,20 @@ def place(
     level: float = 0.9,
     reference: str | None = None,
     seed: int = 0,
+    check_run: bool = True,
+    refit_if_unreliable: bool = False,
+    on_refit: Any = None,
 ) -> list[Placement]:
     """Place new models into a fitted run, conditioning on its posterior draws.
+
+    Every placement warns when the run is not converged (``check_run``), and when the
+    Pareto k of its importance weights over the run's draws exceeds
+    :data:`PARETO_K_WARN`. With ``refit_if_unreliable``, the models with such weights are
+    placed instead by an **exact refit**: the run's spec refitted on its data plus those
+    models (same chains and draws; ``tune`` = ``max(draws, REFIT_TUNE)``), their capabilities read
+    off the refit's draws and everything else computed as for a placement (``refit`` is
+    then true). More draws of the run would not help: a high k says that the posterior
+    with the model differs from the run's, which more draws of the run do not fix.
 
     Parameters
     ----------
@@ -513,6 +539,13 @@ def place(
         family, or the run's largest family when it lacks it).
     seed : int
         Same seed, same numbers.
+    check_run : bool
+        Warn in every placement when the run is not converged.
+    refit_if_unreliable : bool
+        Refit exactly for models whose importance weights have Pareto k > 0.7 (minutes).
+    on_refit : callable, optional
+        Called with the refit's :class:`~bayes_scaling.diagnostics.Diagnostics` (the CLI
+        prints its diagnostics line).
 
     Returns
     -------
@@ -571,6 +604,122 @@ def place(
                 all_columns=[str(b) for b in new["benchmark"].to_numpy()],
             )
         )
+    if refit_if_unreliable:
+        unreliable = [p.model for p in out if p.pareto_k > PARETO_K_WARN]
+        if unreliable:
+            redone = _refit_placements(
+                fit,
+                new,
+                unreliable,
+                draws=draws,
+                level=level,
+                reference=ref,
+                seed=seed,
+                on_refit=on_refit,
+            )
+            out = [redone.get(p.model, p) for p in out]
+    if check_run:
+        from bayes_scaling.diagnostics import diagnostics_line
+
+        d = fit.diagnostics
+        if not d.ok:
+            message = (
+                f"the run is not converged ({diagnostics_line(d)}): its placements inherit "
+                f"its errors; refit it with more draws"
+            )
+            out = [dataclasses.replace(p, warnings=[message, *p.warnings]) for p in out]
+    return out
+
+
+def _with_models(fit: FitResults, new: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
+    """The run's data plus the named new models (their scores on the run's benchmarks)."""
+    base = fit.data
+    bench = base["benchmark"]
+    rows = new.sel(model=list(names))
+    score = rows["score"].reindex(benchmark=bench).transpose("model", "benchmark")
+    added = base.isel(model=[0] * len(names)).copy(deep=True)
+    added = added.assign_coords(model=list(names))
+    added["score"] = (("model", "benchmark"), score.to_numpy().astype(float))
+    for coord in ("family", "params", "tokens", "flops"):
+        if coord not in base.coords:
+            continue
+        if coord in rows.coords:
+            values = rows[coord].to_numpy()
+        elif coord == "family":
+            values = np.asarray(list(names), dtype=object)
+        else:
+            values = np.full(len(names), np.nan)
+        added = added.assign_coords({coord: ("model", values.astype(base[coord].dtype))})
+    return xr.concat([base, added], dim="model")
+
+
+def _refit_placements(
+    fit: FitResults,
+    new: xr.Dataset,
+    names: Sequence[str],
+    *,
+    draws: int,
+    level: float,
+    reference: str,
+    seed: int,
+    on_refit: Any = None,
+) -> dict[str, Placement]:
+    """Place ``names`` by refitting the run's spec with them (the exact answer)."""
+    from bayes_scaling.diagnostics import diagnostics_line
+    from bayes_scaling.estimator import CapabilityModel
+
+    data = _with_models(fit, new, names)
+    targets = fit.targets
+    if targets is not None and "model" in targets.dims:
+        targets = targets.reindex(model=data["model"].to_numpy())
+    post = fit.posterior
+    n_draw, n_chain = int(post.sizes["draw"]), int(post.sizes["chain"])
+    refit = CapabilityModel(fit.spec).fit(
+        data,
+        targets,
+        draws=n_draw,
+        tune=max(n_draw, REFIT_TUNE),
+        chains=n_chain,
+        seed=seed,
+        warn=False,
+    )
+    d = refit.diagnostics
+    if on_refit is not None:
+        on_refit(d)
+    run = _run_arrays(refit, draws)
+    order = [str(m) for m in refit.posterior["model"].to_numpy()]
+    s_all = (
+        refit.posterior["S"]
+        .stack(sample=("chain", "draw"))
+        .transpose("sample", "model", "capability")
+    )
+    old_families = set(_run_arrays(fit, 1).families)
+    out = {}
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    for name, child in zip(names, children, strict=True):
+        i = order.index(name)
+        others = dataclasses.replace(
+            run,
+            s_general=np.delete(run.s_general, i, axis=1),
+            s_general_mean=np.delete(run.s_general_mean, i),
+        )
+        fixed = s_all.isel(model=i).to_numpy()[run.pick]
+        row = new.sel(model=name)
+        family = str(row["family"].to_numpy()) if "family" in row.coords else name
+        p = _place_one(
+            refit,
+            others,
+            row,
+            proposals=2,
+            level=level,
+            reference=reference,
+            rng=np.random.default_rng(child),
+            all_columns=[str(b) for b in new["benchmark"].to_numpy()],
+            fixed=fixed,
+            family_in_run=family in old_families,
+        )
+        note = f"placed by an exact refit of the run with it ({diagnostics_line(d)})"
+        out[name] = dataclasses.replace(p, warnings=[note, *p.warnings])
     return out
 
 
@@ -660,7 +809,10 @@ def _place_one(
     reference: str,
     rng: np.random.Generator,
     all_columns: list[str],
+    fixed: np.ndarray | None = None,
+    family_in_run: bool | None = None,
 ) -> Placement:
+    """Place one model; with ``fixed`` (S, K), take its capability draws from a refit."""
     start = time.perf_counter()
     name = str(row["model"].to_numpy())
     # A table without families makes each model its own; without compute, NaN.
@@ -669,11 +821,16 @@ def _place_one(
     log10_flops = math.log10(flops) if np.isfinite(flops) and flops > 0 else None
     x = None if log10_flops is None else log10_flops - run.x_mean
     obs = _observations(run, row, name)
-    mu, sd, exact = _prior(run, family, x)
-    n_s, k = mu.shape
     warn: list[str] = []
-
-    logw, s_draws = importance_draws(run, obs, mu, sd, exact, proposals, rng)
+    if fixed is None:
+        mu, sd, exact = _prior(run, family, x)
+        logw, s_draws = importance_draws(run, obs, mu, sd, exact, proposals, rng)
+    else:
+        # An exact refit: its draws of the model, equally weighted.
+        exact = True
+        s_draws = fixed[:, None, :]
+        logw = np.zeros((fixed.shape[0], 1))
+    n_s, k = s_draws.shape[0], s_draws.shape[2]
 
     # Per draw: marginal likelihood of the new model (re-weights the run's draws) and the
     # within-draw weights of the proposals.
@@ -682,6 +839,7 @@ def _place_one(
     proposal_ess = float(np.median(1.0 / (within**2).sum(axis=1)))
     w = np.exp(log_z - logsumexp(log_z))
     ess = float(1.0 / (w**2).sum())
+    pareto_k = _pareto_k(log_z) if fixed is None else math.nan
     # Systematic resampling of draws, then one proposal per resampled draw.
     positions = (rng.random() + np.arange(n_s)) / n_s
     draw_idx = np.minimum(np.searchsorted(np.cumsum(w), positions), n_s - 1)
@@ -713,7 +871,8 @@ def _place_one(
     per_draw = 100.0 * (run.s_general[draw_idx] < s_new[:, None, 0]).mean(axis=1)
     pct_interval = tuple(float(v) for v in equal_tailed(per_draw, level))
 
-    family_in_run = family in run.families
+    if family_in_run is None:
+        family_in_run = family in run.families
     efficiency = _efficiency(run, family, x, s_new, draw_idx, reference, level, rng)
 
     # Posterior predictive of every target and benchmark of the run.
@@ -775,6 +934,12 @@ def _place_one(
             f"low importance ESS ({ess:.0f} of {n_s} draws): the run's posterior barely "
             f"covers this model; refit with it for reliable intervals"
         )
+    if pareto_k > PARETO_K_WARN:
+        warn.append(
+            f"unreliable importance weights (Pareto k {pareto_k:.2f} > {PARETO_K_WARN:g}): "
+            f"the run's posterior differs too much from one that includes this model; "
+            f"use --refit-if-unreliable for an exact refit"
+        )
     if not exact and proposal_ess < 5:
         warn.append(
             f"poor proposal (median {proposal_ess:.1f} effective of {proposals} proposals "
@@ -795,6 +960,8 @@ def _place_one(
         warnings=warn,
         ess=ess,
         proposal_ess=proposal_ess,
+        pareto_k=pareto_k,
+        refit=fixed is not None,
         n_draws=n_s,
         level=level,
         seconds=time.perf_counter() - start,
@@ -804,6 +971,22 @@ def _place_one(
         sample_index=sample_index,
         predictive=pred.drop_vars("model", errors="ignore"),
     )
+
+
+def _pareto_k(log_ratios: np.ndarray) -> float:
+    """Pareto k of importance log-ratios (``arviz_stats`` PSIS, r_eff = 1).
+
+    Examples
+    --------
+    >>> _pareto_k(np.zeros(1000)) < 0.7
+    True
+    """
+    from arviz_stats.base import array_stats
+
+    if log_ratios.size < 10 or np.ptp(log_ratios) == 0:
+        return 0.0 if log_ratios.size >= 10 else math.nan
+    _, k = array_stats.psislw(np.asarray(log_ratios, dtype=float), r_eff=1.0)
+    return float(k)
 
 
 def _weighted_quantiles(

@@ -3,7 +3,9 @@
 Conditions on the run's posterior draws (no refit, see :mod:`bayes_scaling.place`) and
 prints, per new model, its capabilities, percentile among the run's models, family
 efficiency, forecasts of every downstream target and benchmark of the run, and warnings
-(extrapolation, implausible scores, unseen family, low importance ESS) on stderr. ``--json``
+(extrapolation, implausible scores, unseen family, low importance ESS, an unconverged run,
+importance weights with Pareto k > 0.7) on stderr. ``--refit-if-unreliable`` places the
+models whose weights have Pareto k > 0.7 by an exact refit of the run with them instead. ``--json``
 prints one JSON object per model, one per line. User errors (a missing or altered run, a
 bad table, a model already in the run, no benchmark in common) are one line on stderr
 with exit status 2.
@@ -77,6 +79,14 @@ def place_command(
     percent: Annotated[
         bool, typer.Option("--percent", help="Every score column of NEW.csv is on 0-100.")
     ] = False,
+    refit_if_unreliable: Annotated[
+        bool,
+        typer.Option(
+            "--refit-if-unreliable",
+            help="Refit the run with the models whose importance weights have Pareto k > 0.7 "
+            "(exact, minutes) and place them from the refit.",
+        ),
+    ] = False,
     range_: Annotated[
         list[str] | None,
         typer.Option(
@@ -102,8 +112,18 @@ def place_command(
     ranges = parse_ranges(range_ or [])
     fit = FitResults.load(run_file, spec=spec)
     new = read_reporting_warnings(lambda: read_new_models(models, percent=percent, ranges=ranges))
+    from bayes_scaling.diagnostics import diagnostics_line
+
     placements = place(
-        fit, new, draws=draws, proposals=proposals, level=level, reference=reference, seed=seed
+        fit,
+        new,
+        draws=draws,
+        proposals=proposals,
+        level=level,
+        reference=reference,
+        seed=seed,
+        refit_if_unreliable=refit_if_unreliable,
+        on_refit=lambda d: typer.echo(f"refit: {diagnostics_line(d)}", err=True),
     )
     if as_json:
         for p in placements:
@@ -149,9 +169,15 @@ def _print_placement(console: Console, p: Placement, fit: FitResults, run_file: 
             f"{e['median']:.2f}x",
             f"{e['lower']:.2f} to {e['upper']:.2f}",
         )
-    head.add_row(
-        "importance ESS (run draws)", f"{p.ess:.0f} of {p.n_draws}", f"placed in {p.seconds:.2f} s"
-    )
+    if p.refit:
+        head.add_row("placed by", "exact refit", f"placed in {p.seconds:.2f} s")
+    else:
+        head.add_row(
+            "importance ESS (run draws)",
+            f"{p.ess:.0f} of {p.n_draws}",
+            f"placed in {p.seconds:.2f} s",
+        )
+        head.add_row("Pareto k of the weights (reliable <= 0.7)", f"{p.pareto_k:.2f}", "")
     console.print(head)
 
     table = Table(title=Text(f"Forecasts for {p.model} (posterior predictive, noise included)"))
