@@ -457,13 +457,16 @@ def family_folds(data: xr.Dataset, models: Sequence[str] | None = None) -> list[
     --------
     >>> from bayes_scaling import datasets
     >>> folds = family_folds(datasets.load("base-llm"), ["meta-llama/Llama-2-7b-hf",
-    ...                      "meta-llama/Llama-2-13b-hf", "EleutherAI/pythia-70m"])
+    ...                      "meta-llama/Llama-2-13b-hf", "EleutherAI/pythia-1b-deduped"])
     >>> sorted(len(f) for f in folds)
     [1, 2]
     """
     names = [str(m) for m in data["model"].to_numpy()]
     fams = [str(f) for f in data["family"].to_numpy()] if "family" in data.coords else list(names)
     keep = set(names if models is None else map(str, models))
+    unknown = sorted(keep - set(names))
+    if unknown:
+        raise BayesScalingError(f"model {unknown[0]!r} is not in the data")
     groups: dict[str, list[str]] = {}
     for m, f in zip(names, fams, strict=True):
         if m in keep:

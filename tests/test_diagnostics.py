@@ -107,3 +107,23 @@ def test_cli_table_says_not_measured(capsys: pytest.CaptureFixture[str]) -> None
     for quantity in ("max R-hat", "min bulk ESS", "min tail ESS", "min BFMI"):
         assert "not measured" in rows[quantity] and " ok " not in rows[quantity]
     assert "warning: convergence NOT MEASURED: 1 chain" in capsys.readouterr().err
+
+
+def test_diagnostics_line_says_whether_the_fit_converged(capsys) -> None:
+    from bayes_scaling.diagnostics import Diagnostics, diagnostics_line, print_diagnostics
+
+    good = Diagnostics(1.004, 612.4, 700.0, 0, 0.9, 80.0, {})
+    assert diagnostics_line(good) == (
+        "diagnostics: max_rhat=1.004 min_ess_bulk=612 divergences=0 (converged)"
+    )
+    # Tail ESS alone fails the fit too; so does a single divergence or one chain.
+    tail = Diagnostics(1.004, 612.0, 300.0, 0, 0.9, 80.0, {})
+    assert diagnostics_line(tail).endswith("(NOT converged: ESS < 400)")
+    one = Diagnostics(1.0, 800.0, 800.0, 1, 0.9, 80.0, {})
+    assert diagnostics_line(one).endswith("(NOT converged: divergences)")
+    unmeasured = Diagnostics(
+        float("nan"), float("nan"), float("nan"), 0, 0.9, 1.0, {}, unmeasured="1 chain"
+    )
+    assert "NOT converged: not measured" in diagnostics_line(unmeasured)
+    assert print_diagnostics(good, "k3") is good
+    assert capsys.readouterr().out == f"k3: {diagnostics_line(good)}\n"

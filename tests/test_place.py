@@ -7,6 +7,7 @@ need real fits of their own and are marked ``sampling``.
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -87,6 +88,47 @@ def test_same_seed_same_numbers(tiny_fit: FitResults) -> None:
     b = place(tiny_fit, data, seed=3)[0].to_dict()
     a.pop("seconds"), b.pop("seconds")
     assert a == b
+
+
+def test_pareto_k_and_an_unconverged_run_are_reported(tiny_fit: FitResults) -> None:
+    data = tiny_table().sel(model=[COPIED]).assign_coords(model=["copy"])
+    (p,) = place(tiny_fit, data, seed=3)
+    assert np.isfinite(p.pareto_k) and not p.refit
+    assert p.to_dict()["pareto_k"] == pytest.approx(p.pareto_k)
+    # The session's tiny fit (2 x 50 draws) is not converged, and every placement says so.
+    assert not tiny_fit.diagnostics.ok
+    assert p.warnings[0].startswith("the run is not converged (diagnostics: max_rhat=")
+    (quiet,) = place(tiny_fit, data, seed=3, check_run=False)
+    assert not any("not converged" in w for w in quiet.warnings)
+
+
+def test_unreliable_weights_warn(tiny_fit: FitResults, monkeypatch) -> None:
+    # The module, not the function of the same name that bayes_scaling exports.
+    place_mod = importlib.import_module("bayes_scaling.place")
+    data = tiny_table().sel(model=[COPIED]).assign_coords(model=["copy"])
+    monkeypatch.setattr(place_mod, "PARETO_K_WARN", -1.0)  # every placement "unreliable"
+    (p,) = place(tiny_fit, data, seed=3, check_run=False)
+    assert any(w.startswith("unreliable importance weights (Pareto k") for w in p.warnings)
+
+
+@pytest.mark.sampling
+def test_refit_if_unreliable_places_from_an_exact_refit(tiny_fit: FitResults, monkeypatch) -> None:
+    place_mod = importlib.import_module("bayes_scaling.place")
+    data = tiny_table().sel(model=[COPIED]).assign_coords(model=["copy"])
+    monkeypatch.setattr(place_mod, "PARETO_K_WARN", -1.0)  # every placement "unreliable"
+    (p,) = place(tiny_fit, data, seed=3, check_run=False)
+    monkeypatch.setattr(place_mod, "REFIT_TUNE", 50)
+    seen = []
+    (r,) = place(
+        tiny_fit, data, seed=3, check_run=False, refit_if_unreliable=True, on_refit=seen.append
+    )
+    assert r.refit and np.isnan(r.pareto_k) and len(seen) == 1
+    assert r.warnings[0].startswith("placed by an exact refit of the run with it (diagnostics:")
+    assert r.family_in_run and r.n_draws == p.n_draws
+    # The exact answer and the importance-sampled one agree roughly (tiny unconverged fits).
+    a, b = r.capability.loc["general"], p.capability.loc["general"]
+    assert abs(a["mean"] - b["mean"]) < 0.5 * (b["upper"] - b["lower"])
+    assert list(r.forecasts["column"]) == list(p.forecasts["column"])
 
 
 def test_unseen_family_and_no_compute(tiny_fit: FitResults, tmp_path: Path) -> None:
