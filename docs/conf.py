@@ -40,6 +40,9 @@ root_doc = "index"
 # --- MyST and notebooks
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
+# A page may open with a section heading (docs/complete.md is written in parts); the page
+# then takes that heading as its title. Every other warning fails the build.
+suppress_warnings = ["myst.header"]
 nb_execution_mode = "off"  # render the committed outputs; `make analyses` executes them
 nb_merge_streams = True
 

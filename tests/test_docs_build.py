@@ -40,6 +40,8 @@ def test_every_public_module_is_in_the_api_reference() -> None:
     assert len(documented) == len(set(documented)), "a module is documented twice"
     modules = public_modules()
     assert "bayes_scaling.summaries" in modules and "bayes_scaling.cli" in modules
+    missing = sorted(set(modules) - set(documented))
+    assert not missing, f"add '.. automodule:: NAME' to a page of docs/api/ for {missing}"
     assert sorted(documented) == sorted(modules)
     index = (DOCS / "api" / "index.md").read_text()
     for page in (DOCS / "api").glob("*.md"):
@@ -59,7 +61,7 @@ def _toctree_entries(page: Path) -> set[str]:
 def test_every_page_and_notebook_is_in_the_table_of_contents() -> None:
     index = _toctree_entries(DOCS / "index.md")
     pages = {p.stem for p in DOCS.glob("*.md")} - {"index"}
-    assert pages <= index, pages - index
+    assert pages <= index, f"add {sorted(pages - index)} to the toctree of docs/index.md"
     notebooks = {f"_notebooks/{p.stem}" for p in (ROOT / "analyses").glob("*.ipynb")}
     assert notebooks and notebooks == _toctree_entries(DOCS / "analyses.md")
 
