@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -44,18 +45,23 @@ if TYPE_CHECKING:  # pandas is imported lazily, by the functions that need it.
 __all__ = [
     "BACKTEST_METRICS",
     "FIXED_COLUMNS",
+    "SUITE_METRICS",
+    "HeldOutForecast",
     "Task",
     "WorkerFn",
     "backtest_worker",
+    "baseline_spread",
     "build_grid",
     "data_digest",
     "default_code_version",
     "error_curves",
+    "held_out_forecast",
     "load_benchmarks",
     "parse_split",
     "read_metric",
     "run_grid",
     "split_test_models",
+    "suite_worker",
     "toy_worker",
     "write_table",
 ]
@@ -175,6 +181,176 @@ def data_digest(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class HeldOutForecast:
+    """One fitted split: the held-out values, the model's and the baseline's forecasts.
+
+    Everything on the target's normalised scale ``(y - floor) / (ceiling - floor)``
+    except ``observed`` and ``draws`` (the target's units).
+
+    Attributes
+    ----------
+    held : list of str
+        Held-out models with a value of the target.
+    observed : numpy.ndarray
+        Their values.
+    draws : numpy.ndarray
+        Posterior predictive draws (sample, model), noise included.
+    loglik : numpy.ndarray
+        Pointwise log-likelihood draws of the held-out values on the normalised scale.
+    floor, ceiling : float
+        The target's normalisation.
+    n_train : int
+        Training models with the target.
+    base_mean : numpy.ndarray or None
+        The least-squares baseline's forecasts (target units); None when it cannot be fitted.
+    base_sd : float
+        The baseline's residual sd on the normalised scale (:func:`baseline_spread`).
+    diagnostics : Diagnostics
+        Convergence of the fit.
+    """
+
+    held: list[str]
+    observed: Any
+    draws: Any
+    loglik: Any
+    floor: float
+    ceiling: float
+    n_train: int
+    base_mean: Any
+    base_sd: float
+    diagnostics: Any
+
+
+#: Parameters of the baseline's sigmoid: intercept and one weight per component (or the
+#: compute slope), the degrees of freedom its residual spread loses.
+BASELINE_PARAMS: Final = {"benchmarks": 4, "compute": 2}
+
+
+def baseline_spread(base: Any, route: str, floor: float, ceiling: float) -> float:
+    """Residual sd of the least-squares baseline on its training models (normalised scale).
+
+    The baseline's predictive for the suite's log score, CRPS and PIT is Gaussian with
+    this spread around its point forecast: ``sqrt(sum r^2 / (n - p))`` with ``p`` the
+    sigmoid's parameters (:data:`BASELINE_PARAMS`).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> base = xr.Dataset({"mean": ("model", [0.2, 0.4, 0.6, 0.8, 0.5]),
+    ...                    "observed": ("model", [0.3, 0.3, 0.7, 0.7, 0.9]),
+    ...                    "split": ("model", ["train"] * 4 + ["test"])})
+    >>> round(baseline_spread(base, "compute", 0.0, 1.0), 4)  # sqrt(0.04 / 2)
+    0.1414
+    """
+    from bayes_scaling.evaluation import residual_sd
+
+    train = base["split"].to_numpy() == "train"
+    resid = (base["mean"].to_numpy()[train] - base["observed"].to_numpy()[train]) / (
+        ceiling - floor
+    )
+    return residual_sd(resid, BASELINE_PARAMS.get(route, 4))
+
+
+def held_out_forecast(task: Task) -> HeldOutForecast:
+    """Fit one task's split and forecast its held-out models, with the baseline beside it.
+
+    The shared first half of :func:`backtest_worker` and :func:`suite_worker`; reads the
+    task as :func:`backtest_worker` documents.
+
+    Raises
+    ------
+    BayesScalingError
+        Impossible splits (no held-out model with the target, no training model with it),
+        data that changed since the grid was built.
+    """
+    import numpy as np
+    import xarray as xr
+
+    from bayes_scaling.baseline import baseline_compute_forecast, baseline_forecast
+    from bayes_scaling.compare import fit_log_likelihood
+    from bayes_scaling.errors import DataError
+    from bayes_scaling.forecast import forecast, make_target
+
+    p = task.params
+    bench_src = str(p["benchmarks"])
+    bench = load_benchmarks(bench_src, percent=bool(p.get("percent", False)))
+    if p.get("benchmarks_sha256") and data_digest(bench) != p["benchmarks_sha256"]:
+        raise BayesScalingError(f"{bench_src}: the data changed since the grid was built")
+    target_src = str(p.get("target_table") or bench_src)
+    raw, d_floor, d_ceiling = read_metric(target_src, task.target)
+    if p.get("target_sha256") and data_digest(raw) != p["target_sha256"]:
+        raise BayesScalingError(f"{target_src}: {task.target!r} changed since the grid was built")
+    floor = float(p["floor"]) if p.get("floor") is not None else (d_floor or 0.0)
+    ceiling = (
+        float(p["ceiling"])
+        if p.get("ceiling") is not None
+        else (d_ceiling if d_ceiling is not None else 1.0)
+    )
+    target = make_target(raw, task.target, floor, ceiling, source=target_src)
+    route = str(p.get("route", "benchmarks"))
+    bench, test = split_test_models(bench, task.split, route, target.values)
+    models = [str(m) for m in bench["model"].to_numpy()]
+    values = target.values.reindex(models)
+    held = [m for m in test if np.isfinite(values[m])]
+    # Checked before fitting: an impossible split costs no sampling.
+    if not held:
+        raise BayesScalingError(
+            f"split {task.split}: no held-out model has a value of {task.target!r}"
+        )
+    result = forecast(
+        bench,
+        target,
+        test,
+        route=route,
+        spec=task.spec,
+        seed=task.seed,
+        draws=int(p.get("draws", 500)),
+        tune=int(p.get("tune", 500)),
+        chains=int(p.get("chains", 4)),
+    )
+    fit = result.fit
+    observed = values[held].to_numpy(dtype=float)
+    draws = target.from_unit(
+        result.draws.sel(column=target.name, model=held).transpose("sample", "model").to_numpy()
+    )
+    # Exact predictive density of the held-out values under the model's Beta likelihood,
+    # moved from the model's [0, 1] scale to the normalised scale by the Jacobian.
+    ll_unit = fit_log_likelihood(fit, held, [target.name] * len(held), target.to_unit(observed))
+    jacobian = np.log((target.ceiling - target.lower) / (target.ceiling - target.floor))
+    table = result.table
+    n_train = int(((table["split"] == "train") & table["observed"].notna()).sum())
+
+    target_da = xr.DataArray(values.to_numpy(dtype=float), dims="model", coords={"model": models})
+    base_bench = bench.drop_sel(benchmark=[target.name], errors="ignore")
+    base_mean, base_sd = None, float("nan")
+    try:
+        if route == "compute":
+            base = baseline_compute_forecast(
+                base_bench, target_da, held, floor=target.floor, ceiling=target.ceiling
+            )
+        else:
+            base = baseline_forecast(
+                base_bench, target_da, held, floor=target.floor, ceiling=target.ceiling
+            )
+        base_mean = base["mean"].sel(model=held).to_numpy()
+        base_sd = baseline_spread(base, route, target.floor, target.ceiling)
+    except DataError:
+        pass  # too few training models for the baseline's sigmoid
+    return HeldOutForecast(
+        held=held,
+        observed=observed,
+        draws=draws,
+        loglik=ll_unit - jacobian,
+        floor=target.floor,
+        ceiling=target.ceiling,
+        n_train=n_train,
+        base_mean=base_mean,
+        base_sd=base_sd,
+        diagnostics=fit.diagnostics,
+    )
+
+
 def backtest_worker(task: Task) -> dict[str, Metric]:
     """Fit one backtest case and score its held-out forecasts (top level: picklable).
 
@@ -214,100 +390,160 @@ def backtest_worker(task: Task) -> dict[str, Metric]:
     ...          {"benchmarks": "base-llm", "target_table": "emergent", "draws": 300})
     >>> row = backtest_worker(t)  # doctest: +SKIP
     """
-    import numpy as np
-    import xarray as xr
-
-    from bayes_scaling.baseline import baseline_compute_forecast, baseline_forecast
-    from bayes_scaling.compare import fit_log_likelihood
-    from bayes_scaling.errors import DataError
     from bayes_scaling.evaluation import score_forecasts
-    from bayes_scaling.forecast import forecast, make_target
 
-    p = task.params
-    bench_src = str(p["benchmarks"])
-    bench = load_benchmarks(bench_src, percent=bool(p.get("percent", False)))
-    if p.get("benchmarks_sha256") and data_digest(bench) != p["benchmarks_sha256"]:
-        raise BayesScalingError(f"{bench_src}: the data changed since the grid was built")
-    target_src = str(p.get("target_table") or bench_src)
-    raw, d_floor, d_ceiling = read_metric(target_src, task.target)
-    if p.get("target_sha256") and data_digest(raw) != p["target_sha256"]:
-        raise BayesScalingError(f"{target_src}: {task.target!r} changed since the grid was built")
-    floor = float(p["floor"]) if p.get("floor") is not None else (d_floor or 0.0)
-    ceiling = (
-        float(p["ceiling"])
-        if p.get("ceiling") is not None
-        else (d_ceiling if d_ceiling is not None else 1.0)
-    )
-    target = make_target(raw, task.target, floor, ceiling, source=target_src)
-    route = str(p.get("route", "benchmarks"))
-    bench, test = split_test_models(bench, task.split, route)
-    models = [str(m) for m in bench["model"].to_numpy()]
-    values = target.values.reindex(models)
-    held = [m for m in test if np.isfinite(values[m])]
-    # Checked before fitting: an impossible split costs no sampling.
-    if not held:
-        raise BayesScalingError(
-            f"split {task.split}: no held-out model has a value of {task.target!r}"
-        )
-    result = forecast(
-        bench,
-        target,
-        test,
-        route=route,
-        spec=task.spec,
-        seed=task.seed,
-        draws=int(p.get("draws", 500)),
-        tune=int(p.get("tune", 500)),
-        chains=int(p.get("chains", 4)),
-    )
-    fit = result.fit
-    observed = values[held].to_numpy(dtype=float)
-    draws = target.from_unit(
-        result.draws.sel(column=target.name, model=held).transpose("sample", "model").to_numpy()
-    )
-    # Exact predictive density of the held-out values under the model's Beta likelihood,
-    # moved from the model's [0, 1] scale to the normalised scale by the Jacobian.
-    ll_unit = fit_log_likelihood(fit, held, [target.name] * len(held), target.to_unit(observed))
-    jacobian = np.log((target.ceiling - target.lower) / (target.ceiling - target.floor))
+    h = held_out_forecast(task)
     score = score_forecasts(
-        observed,
-        draws.mean(axis=0),
-        draws,
-        floor=target.floor,
-        ceiling=target.ceiling,
-        loglik=ll_unit - jacobian,
+        h.observed,
+        h.draws.mean(axis=0),
+        h.draws,
+        floor=h.floor,
+        ceiling=h.ceiling,
+        loglik=h.loglik,
     )
-    table = result.table
-    n_train = int(((table["split"] == "train") & table["observed"].notna()).sum())
-
-    target_da = xr.DataArray(values.to_numpy(dtype=float), dims="model", coords={"model": models})
-    base_bench = bench.drop_sel(benchmark=[target.name], errors="ignore")
-    try:
-        if route == "compute":
-            base = baseline_compute_forecast(
-                base_bench, target_da, held, floor=target.floor, ceiling=target.ceiling
-            )
-        else:
-            base = baseline_forecast(
-                base_bench, target_da, held, floor=target.floor, ceiling=target.ceiling
-            )
-        b_mean = base["mean"].sel(model=held).to_numpy()
-        mse_base = float(np.mean(((b_mean - observed) / (target.ceiling - target.floor)) ** 2))
-    except DataError:
-        mse_base = float("nan")  # too few training models for the baseline's sigmoid
-    d = fit.diagnostics
+    d = h.diagnostics
     return {
-        "n_train": n_train,
-        "n_test": len(held),
+        "n_train": h.n_train,
+        "n_test": len(h.held),
         "mse": score.mse,
         "mae": score.mae,
         "lpd": score.lpd,
         "coverage50": score.coverage50,
         "coverage90": score.coverage90,
-        "mse_baseline": mse_base,
+        "mse_baseline": _mse(h.base_mean, h),
         "max_rhat": float(d.max_rhat),
         "divergences": int(d.divergences),
     }
+
+
+def _mse(mean: Any, h: HeldOutForecast) -> float:
+    import numpy as np
+
+    if mean is None:
+        return float("nan")
+    return float(np.mean(((np.asarray(mean) - h.observed) / (h.ceiling - h.floor)) ** 2))
+
+
+#: Metrics returned by :func:`suite_worker`, in this order (the suite table's columns).
+SUITE_METRICS: Final = (
+    "n_train",
+    "n_test",
+    "mse",
+    "mse_baseline",
+    "mse_ratio",
+    "mae",
+    "mae_baseline",
+    "coverage50",
+    "coverage90",
+    "coverage50_baseline",
+    "coverage90_baseline",
+    "log_score",
+    "log_score_baseline",
+    "crps",
+    "crps_baseline",
+    "pit_counts",
+    "pit_counts_baseline",
+    "max_rhat",
+    "min_ess_bulk",
+    "min_ess_tail",
+    "divergences",
+    "converged",
+    "seconds",
+)
+
+
+def suite_worker(task: Task) -> dict[str, Metric]:
+    """One task of the backtest suite: :func:`backtest_worker`'s fit, more scores.
+
+    Reads the task as :func:`backtest_worker` does (the suite's splits are those of
+    :func:`bayes_scaling.splits.split_test_models` that read the target). Every score is on
+    the normalised scale ``(y - floor) / (ceiling - floor)`` and averaged over the held-out
+    models; the baseline's predictive is Gaussian around its point forecast with its
+    training residual sd (:func:`baseline_spread`).
+
+    Returns
+    -------
+    dict
+        :data:`SUITE_METRICS`: counts; ``mse``, ``mae`` and the baseline's, and
+        ``mse_ratio``; 50% / 90% coverage of both; ``log_score`` (mean log predictive
+        density, exact from the model's likelihood) and the baseline's Gaussian log
+        density; ``crps`` (from the predictive draws) and the baseline's closed form;
+        ``pit_counts`` (a PIT histogram in ten bins, ``;``-separated counts) of both;
+        ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``converged``
+        (R-hat <= 1.01, ESS >= 400, no divergence) and the wall ``seconds`` of the task.
+
+    Examples
+    --------
+    >>> t = Task("MMLU", "compute-top=0.2", "k2", 0, {"benchmarks": "base-llm",
+    ...          "route": "compute", "draws": 300})
+    >>> row = suite_worker(t)  # doctest: +SKIP
+    """
+    import time
+
+    import numpy as np
+
+    from bayes_scaling import evaluation as ev
+
+    start = time.perf_counter()
+    h = held_out_forecast(task)
+    rng = np.random.default_rng([task.seed, 7])
+    y = ev.normalised(h.observed, h.floor, h.ceiling)
+    d = ev.normalised(h.draws, h.floor, h.ceiling)
+    ours = ev.score_forecasts(y, d.mean(axis=0), d, floor=0.0, loglik=h.loglik)
+    row: dict[str, Metric] = {
+        "n_train": h.n_train,
+        "n_test": len(h.held),
+        "mse": ours.mse,
+    }
+    nan = float("nan")
+    base: dict[str, Metric] = dict.fromkeys(
+        ("mse", "mae", "coverage50", "coverage90", "log_score", "crps"), nan
+    )
+    base["pit_counts"] = None
+    if h.base_mean is not None and np.isfinite(h.base_sd) and h.base_sd > 0:
+        m = ev.normalised(np.asarray(h.base_mean, dtype=float), h.floor, h.ceiling)
+        base["mse"] = float(np.mean((m - y) ** 2))
+        base["mae"] = float(np.mean(np.abs(m - y)))
+        for level in (0.5, 0.9):
+            lo, hi = ev.gaussian_interval(m, h.base_sd, level)
+            base[f"coverage{round(level * 100)}"] = ev.coverage(y, lo, hi)
+        base["log_score"] = float(np.mean(ev.gaussian_log_score(m, h.base_sd, y)))
+        base["crps"] = float(np.mean(ev.crps_gaussian(m, h.base_sd, y)))
+        base["pit_counts"] = _counts_text(ev.pit_gaussian(m, h.base_sd, y))
+    elif h.base_mean is not None:
+        base["mse"] = _mse(h.base_mean, h)
+    diag = h.diagnostics
+    row.update(
+        {
+            "mse_baseline": base["mse"],
+            "mse_ratio": ours.mse / base["mse"] if base["mse"] else nan,
+            "mae": ours.mae,
+            "mae_baseline": base["mae"],
+            "coverage50": ours.coverage50,
+            "coverage90": ours.coverage90,
+            "coverage50_baseline": base["coverage50"],
+            "coverage90_baseline": base["coverage90"],
+            "log_score": ours.lpd,
+            "log_score_baseline": base["log_score"],
+            "crps": float(np.mean(ev.crps_sample(d, y))),
+            "crps_baseline": base["crps"],
+            "pit_counts": _counts_text(ev.pit_sample(d, y, rng)),
+            "pit_counts_baseline": base["pit_counts"],
+            "max_rhat": float(diag.max_rhat),
+            "min_ess_bulk": float(diag.min_ess_bulk),
+            "min_ess_tail": float(diag.min_ess_tail),
+            "divergences": int(diag.divergences),
+            "converged": bool(diag.ok),
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+    )
+    return row
+
+
+def _counts_text(pit: Any) -> str:
+    from bayes_scaling.evaluation import pit_counts
+
+    return ";".join(str(int(c)) for c in pit_counts(pit))
 
 
 def _format_cutoff(value: float) -> str:

@@ -488,6 +488,7 @@ def run_grid(
     n_workers: int | None = None,
     progress: bool = True,
     code_version: str | None = None,
+    on_result: Callable[[Task, Mapping[str, Metric] | None, str | None], None] | None = None,
 ) -> pd.DataFrame:
     """Run ``fn`` on every task, caching each row on disk, and return the table of results.
 
@@ -518,6 +519,10 @@ def run_grid(
         Show a progress bar on stderr. The one-line summary is printed either way.
     code_version : str, optional
         Part of every cache key; default :func:`default_code_version`.
+    on_result : callable, optional
+        Called in this process as each task ends, in completion order, with the task and
+        its metrics (``None`` and the one-line error for a failed task); cached tasks are
+        not reported. Lets a script print a line per task while the grid runs.
 
     Returns
     -------
@@ -623,6 +628,8 @@ def run_grid(
                 bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
             else:
                 print(message, file=sys.stderr)
+        if on_result is not None:
+            on_result(task, outcome.get("metrics"), outcome.get("error"))
         bar.update(bar_id, advance=1, state=f"{counts['failed']} failed")
 
     finished = False

@@ -18,9 +18,17 @@ from bayes_scaling.evaluation import (
     calibration,
     compare_to_baseline,
     coverage,
+    crps_gaussian,
+    crps_sample,
+    gaussian_interval,
+    gaussian_log_score,
     interval,
     log_predictive_density,
     normalised,
+    pit_counts,
+    pit_gaussian,
+    pit_sample,
+    residual_sd,
     score_forecasts,
 )
 
@@ -225,3 +233,81 @@ def test_area_under_error_curve_lies_between_min_and_max(errs: np.ndarray) -> No
     cutoffs = np.cumsum(np.arange(1, errs.size + 1, dtype=float))
     auc = area_under_error_curve(cutoffs, errs)
     assert errs.min() - 1e-12 <= auc <= errs.max() + 1e-12
+
+
+# --------------------------------------------------------------- scoring rules of the suite
+def _crps_brute(draws: np.ndarray, y: float) -> float:
+    """E|X - y| - E|X - X'| / 2 over all pairs, the definition itself."""
+    return float(np.abs(draws - y).mean() - 0.5 * np.abs(draws[:, None] - draws[None, :]).mean())
+
+
+def test_crps_sample_pinned_values() -> None:
+    # Two draws {0, 1} at y = 0: 1/2 - 1/4. Three draws {1, 2, 3} at y = 2: 2/3 - 4/9.
+    assert crps_sample(np.array([[0.0], [1.0]]), np.array([0.0]))[0] == pytest.approx(0.25)
+    assert crps_sample(np.array([[1.0], [2.0], [3.0]]), np.array([2.0]))[0] == pytest.approx(2 / 9)
+    # A point forecast's CRPS is its absolute error.
+    assert crps_sample(np.full((7, 1), 0.3), np.array([0.5]))[0] == pytest.approx(0.2)
+
+
+def test_crps_sample_matches_the_definition_and_the_gaussian_closed_form() -> None:
+    rng = np.random.default_rng(4)
+    d = rng.gamma(2.0, size=(50, 3))
+    y = np.array([0.5, 2.0, 7.0])
+    got = crps_sample(d, y)
+    np.testing.assert_allclose(got, [_crps_brute(d[:, i], y[i]) for i in range(3)], atol=1e-12)
+    # Quantiles of N(1, 2) as draws: the empirical CRPS converges to the closed form.
+    s = 20000
+    draws = 1.0 + 2.0 * stats.norm.ppf((np.arange(s) + 0.5) / s)
+    for yy in (1.0, 2.5, -4.0):
+        sample = crps_sample(draws[:, None], np.array([yy]))[0]
+        assert sample == pytest.approx(float(crps_gaussian(1.0, 2.0, yy)), abs=2e-4)
+
+
+def test_crps_gaussian_pinned() -> None:
+    # At the mean: sd * (2 phi(0) - 1 / sqrt(pi)) = sd * (sqrt(2) - 1) / sqrt(pi).
+    assert float(crps_gaussian(0.0, 2.0, 0.0)) == pytest.approx(
+        2 * (math.sqrt(2) - 1) / math.sqrt(math.pi)
+    )
+    # One sd off: (2 Phi(1) - 1) + 2 phi(1) - 1/sqrt(pi)
+    # = 0.682689 + 0.483941 - 0.564190 (tables of the normal distribution).
+    assert float(crps_gaussian(0.0, 1.0, 1.0)) == pytest.approx(0.602440, abs=2e-6)
+
+
+def test_gaussian_log_score_and_interval_pinned() -> None:
+    assert float(gaussian_log_score(0.0, 1.0, 0.0)) == pytest.approx(-0.5 * math.log(2 * math.pi))
+    # z = 1 with sd 2: -log 2 - log(2 pi) / 2 - 1/2.
+    assert float(gaussian_log_score(1.0, 2.0, 3.0)) == pytest.approx(
+        -math.log(2) - 0.5 * math.log(2 * math.pi) - 0.5
+    )
+    lo, hi = gaussian_interval(np.array([0.0]), 1.0, 0.5)
+    assert hi[0] == pytest.approx(0.6744897501960817) and lo[0] == pytest.approx(-hi[0])
+    # Coverage of the Gaussian interval of N(0, 1) draws: near nominal, and exactly
+    # computable on pinned values.
+    y = np.array([-2.0, -1.0, 0.0, 0.5, 1.7])
+    lo, hi = gaussian_interval(np.zeros(5), 1.0, 0.9)
+    assert coverage(y, lo, hi) == pytest.approx(0.6)  # -2.0 and 1.7 outside +-1.645
+
+
+def test_pit_and_its_histogram() -> None:
+    rng = np.random.default_rng(0)
+    draws = np.arange(10.0)[:, None]
+    assert pit_sample(draws, np.array([-1.0]), rng)[0] == 0.0
+    assert pit_sample(draws, np.array([20.0]), rng)[0] == 1.0
+    # Ties are spread uniformly: all draws equal the observation.
+    tied = pit_sample(np.zeros((5, 4000)), np.zeros(4000), rng)
+    assert abs(tied.mean() - 0.5) < 0.02 and pit_counts(tied).min() > 300
+    # Calibrated Gaussian: PIT counts are flat (chi-square does not reject).
+    y = rng.normal(size=5000)
+    counts = pit_counts(pit_gaussian(0.0, 1.0, y))
+    assert counts.sum() == 5000 and stats.chisquare(counts).pvalue > 0.001
+    # Too narrow a predictive: a U-shaped histogram.
+    narrow = pit_counts(pit_gaussian(0.0, 0.5, y))
+    assert narrow[0] > 2 * narrow[5] and narrow[-1] > 2 * narrow[5]
+    assert pit_counts([0.0, 0.1, 0.999, 1.0, np.nan]).tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 2]
+
+
+def test_residual_sd_degrees_of_freedom() -> None:
+    assert residual_sd([0.3, -0.3, 0.3, -0.3, np.nan], n_params=2) == pytest.approx(
+        math.sqrt(0.36 / 2)
+    )
+    assert residual_sd([0.5], n_params=4) == pytest.approx(0.5)  # at least one dof

@@ -1,0 +1,593 @@
+"""The broad backtest suite (issue 16): held-out forecasts against the least-squares baseline.
+
+Tasks are made only from the bundled tables. Every target column of the ``emergent``,
+``post-training`` (raw columns: each ``,norm`` column is an exact affine transform of a
+raw one, so it would be the same task twice) and ``agent`` tables, and each benchmark of
+``base-llm`` held out as a target in turn, is forecast on one split, from the benchmarks
+or from compute. The eight (split, route) pairs are:
+
+* ``compute-top=0.2`` / ``compute-top=0.4``: the largest-compute 20% / 40% of the models
+  with the target held out;
+* ``target-top=0.1``: the best 10% by the target held out;
+* ``lofo-smallest=<family>``: one family left out but for its smallest model (Sloth);
+
+each with ``--from benchmarks`` (the held-out models' benchmark scores stay in the fit) and
+``--from compute`` (they are hidden too). A table's columns take the pairs in turn, in
+table order (:func:`catalogue`), skipping a pair the column cannot support (fewer than
+:data:`MIN_TRAIN` training models with the target, no held-out model with it, no family
+to leave out); a ``lofo-smallest`` task leaves out the eligible family picked by a hash of
+the column. Each task runs with two seeds.
+
+The tasks are split once into a development half and a held-back half by a hash of the
+task id (:func:`half_of`); the rule and the held-back ids are in docs/forecasts.md
+("Backtest suite"). ``--half heldback`` is refused without ``--i-am-done-tuning``.
+
+Scores (:func:`bayes_scaling.backtest.suite_worker`), per task and pooled: MSE against the
+baseline's on the same split, 50% / 90% coverage, log score, CRPS and PIT of the model and
+of the baseline's Gaussian predictive (its training residual sd on the normalised scale).
+
+Run (resumable: finished fits are cached under ``--out``; local pool or Dask)::
+
+    nice -n 5 python bench/forecast_suite.py --half dev --out runs/suite-dev
+    python bench/forecast_suite.py --list                 # the tasks and their halves
+    python bench/forecast_suite.py --half dev --out runs/x --scheduler tcp://127.0.0.1:8786
+
+Output under ``--out``: ``suite.csv`` (one row per task and seed), ``summary.json``,
+``pit.csv`` and ``pit.png`` (pooled PIT histograms). It prints one line per finished fit
+and a pooled summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling import __version__
+from bayes_scaling.backtest import (
+    SUITE_METRICS,
+    Task,
+    data_digest,
+    load_benchmarks,
+    run_grid,
+    suite_worker,
+    write_table,
+)
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.evaluation import PIT_BINS, compare_to_baseline
+from bayes_scaling.io import atomic_path, atomic_write_text
+from bayes_scaling.splits import eligible_lofo_families, split_test_models
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Target tables and the benchmark table that holds their models' family and compute.
+TABLES: Final = (
+    ("emergent", "base-llm"),
+    ("post-training", "base-llm"),
+    ("agent", "instruct-llm"),
+    ("base-llm", "base-llm"),
+)
+#: The (split, route) pairs, in the order a table's columns take them.
+PAIRS: Final = tuple(
+    (split, route)
+    for split in ("compute-top=0.2", "compute-top=0.4", "target-top=0.1", "lofo-smallest")
+    for route in ("benchmarks", "compute")
+)
+SEEDS: Final = (0, 1)
+#: Fewest training models with the target a task may have (the baseline's sigmoid on three
+#: components has four parameters).
+MIN_TRAIN: Final = 6
+HALVES: Final = ("dev", "heldback")
+
+
+@dataclass(frozen=True)
+class SuiteTask:
+    """One task of the suite: a target column, a split and a route (seeds run inside)."""
+
+    table: str
+    benchmarks: str
+    column: str
+    split: str
+    route: str
+
+    @property
+    def task_id(self) -> str:
+        """Stable id: what the half is hashed from and what docs/forecasts.md lists."""
+        return f"{self.table}/{self.column} | {self.split} | {self.route}"
+
+    @property
+    def half(self) -> str:
+        """``"dev"`` or ``"heldback"`` (:func:`half_of`)."""
+        return half_of(self.task_id)
+
+
+def half_of(task_id: str) -> str:
+    """The half of a task: held back when the sha256 of its id, as an integer, is odd.
+
+    Fixed once (issue 16), before any model was measured on the suite: never change it.
+
+    Examples
+    --------
+    >>> half_of("agent/ABench-OA | compute-top=0.2 | benchmarks")
+    'dev'
+    """
+    digest = hashlib.sha256(task_id.encode("utf-8")).hexdigest()
+    return "heldback" if int(digest, 16) % 2 else "dev"
+
+
+@functools.cache
+def _bench(name: str) -> Any:
+    return load_benchmarks(name)
+
+
+@functools.cache
+def target_values(table: str) -> dict[str, pd.Series]:
+    """Raw values of every target column of a bundled table (``,norm`` columns left out).
+
+    The same Series :func:`bayes_scaling.backtest.read_metric` returns (the worker checks
+    its content hash), from one load of the table instead of one per column.
+    """
+    ds = _bench(table)
+    models = [str(m) for m in ds["model"].to_numpy()]
+    out = {}
+    for column in map(str, ds["benchmark"].to_numpy()):
+        if column.endswith(",norm"):
+            continue
+        col = ds.sel(benchmark=column)
+        lower, upper = float(col["lower"]), float(col["upper"])
+        raw = lower + col["score"].to_numpy() * (upper - lower)
+        out[column] = pd.Series(raw, index=models, name=column)
+    return out
+
+
+def _feasible(bench: Any, values: pd.Series, split: str, route: str) -> bool:
+    try:
+        data, test = split_test_models(bench, split, route, values)
+    except BayesScalingError:
+        return False
+    models = {str(m) for m in data["model"].to_numpy()}
+    has = {str(m) for m, v in values.items() if np.isfinite(v) and str(m) in models}
+    held = has & set(test)
+    return bool(held) and len(has - set(test)) >= MIN_TRAIN
+
+
+def _column_hash(table: str, column: str) -> int:
+    return int(hashlib.sha256(f"{table}/{column}".encode()).hexdigest(), 16)
+
+
+def catalogue() -> list[SuiteTask]:
+    """Every task of the suite, in table and column order (deterministic, no sampling).
+
+    Examples
+    --------
+    >>> tasks = catalogue()  # doctest: +SKIP
+    >>> len(tasks) >= 40  # doctest: +SKIP
+    True
+    """
+    tasks: list[SuiteTask] = []
+    for table, bench_name in TABLES:
+        bench = _bench(bench_name)
+        for i, (column, values) in enumerate(target_values(table).items()):
+            for k in range(len(PAIRS)):
+                split, route = PAIRS[(i + k) % len(PAIRS)]
+                if split == "lofo-smallest":
+                    families = eligible_lofo_families(bench, values)
+                    start = _column_hash(table, column)
+                    order = [families[(start + j) % len(families)] for j in range(len(families))]
+                    split = next(
+                        (
+                            f"lofo-smallest={f}"
+                            for f in order
+                            if _feasible(bench, values, f"lofo-smallest={f}", route)
+                        ),
+                        "",
+                    )
+                    if not split:
+                        continue
+                elif not _feasible(bench, values, split, route):
+                    continue
+                tasks.append(SuiteTask(table, bench_name, column, split, route))
+                break
+    return tasks
+
+
+DOCS: Final = ROOT / "docs" / "forecasts.md"
+_LIST_START: Final = "<!-- heldback-tasks:start -->"
+_LIST_END: Final = "<!-- heldback-tasks:end -->"
+
+
+def documented_heldback(path: Path = DOCS) -> list[str]:
+    """The held-back task ids listed in docs/forecasts.md (between the list markers)."""
+    text = path.read_text(encoding="utf-8")
+    if _LIST_START not in text or _LIST_END not in text:
+        return []
+    body = text.split(_LIST_START, 1)[1].split(_LIST_END, 1)[0]
+    return [line.strip()[2:].strip("`") for line in body.splitlines() if line.strip()[:2] == "- "]
+
+
+def check_heldback_list(tasks: Sequence[SuiteTask], path: Path = DOCS) -> str | None:
+    """Why the catalogue no longer matches the documented held-back list, or None.
+
+    The halves were fixed once; a change of data or of the catalogue's rules that moves a
+    task in or out of the held-back half must be seen, not silently measured.
+    """
+    listed = documented_heldback(path)
+    ours = [t.task_id for t in tasks if t.half == "heldback"]
+    if listed == ours:
+        return None
+    extra = sorted(set(ours) - set(listed))
+    gone = sorted(set(listed) - set(ours))
+    what = f"new: {extra[0]!r}" if extra else f"missing: {gone[0]!r}" if gone else "order differs"
+    return (
+        f"{path}: the held-back task list differs from the catalogue ({len(listed)} listed, "
+        f"{len(ours)} now; {what})"
+    )
+
+
+def grid_tasks(
+    tasks: Sequence[SuiteTask],
+    *,
+    spec: str,
+    seeds: Sequence[int],
+    draws: int,
+    tune: int,
+    chains: int,
+) -> list[Task]:
+    """The grid engine's tasks: one per suite task and seed, data pinned by content hash."""
+    digests: dict[tuple[str, str], str] = {}
+    out = []
+    for t in tasks:
+        key = ("bench", t.benchmarks)
+        if key not in digests:
+            digests[key] = data_digest(_bench(t.benchmarks))
+        tkey = (t.table, t.column)
+        if tkey not in digests:
+            digests[tkey] = data_digest(target_values(t.table)[t.column])
+        params = {
+            "benchmarks": t.benchmarks,
+            "benchmarks_sha256": digests[key],
+            "target_table": t.table,
+            "target_sha256": digests[tkey],
+            "route": t.route,
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "task_id": t.task_id,
+        }
+        out.extend(Task(t.column, t.split, spec, seed, params) for seed in seeds)
+    return out
+
+
+def code_version() -> str:
+    """The worker, the package version and the code's state (git HEAD and uncommitted diff).
+
+    Model edits between releases change the fits; the cache must not reuse them.
+    """
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    head = git("rev-parse", "HEAD").strip() or "no-git"
+    diff = git("diff", "HEAD", "--", "bayes_scaling", "models")
+    dirty = hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else "clean"
+    return f"bayes_scaling.backtest.suite_worker@{__version__}+{head[:12]}.{dirty}"
+
+
+# ------------------------------------------------------------------------------ summary
+def _pit_total(column: pd.Series) -> np.ndarray:
+    total = np.zeros(PIT_BINS, dtype=int)
+    for text in column.dropna():
+        total += np.array([int(c) for c in str(text).split(";")])
+    return total
+
+
+def summarise(table: pd.DataFrame) -> dict[str, Any]:
+    """Pooled scores of the suite's rows that succeeded.
+
+    MSE ratios and wins are per task (seeds pooled, weighted by held-out count); coverage,
+    log score and CRPS are means over every held-out value of every row; PIT counts are
+    summed. Unconverged rows are counted, not dropped: their numbers are no results.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"task_id": ["a", "a", "b"], "status": ["ok"] * 3,
+    ...     "n_test": [2, 2, 4], "mse": [0.01, 0.03, 0.04], "mse_baseline": [0.04, 0.04, 0.02],
+    ...     "coverage50": [0.5, 0.5, 0.25], "coverage90": [1, 1, 0.75],
+    ...     "coverage50_baseline": [0.5] * 3, "coverage90_baseline": [0.5] * 3,
+    ...     "log_score": [1.0, 1.0, 0.0], "log_score_baseline": [0.5, 0.5, 0.5],
+    ...     "crps": [0.1] * 3, "crps_baseline": [0.2] * 3,
+    ...     "pit_counts": ["1;1;0;0;0;0;0;0;0;0"] * 3, "pit_counts_baseline": [None] * 3,
+    ...     "converged": [True, True, False]})
+    >>> s = summarise(t)
+    >>> s["tasks"], s["wins"], s["geo_mean_mse_ratio"], s["coverage90"], s["unconverged_rows"]
+    (2, 1, 1.0, 0.875, 1)
+    """
+    ok = table[table["status"] == "ok"].copy()
+    out: dict[str, Any] = {
+        "rows": len(table),
+        "rows_ok": len(ok),
+        "rows_failed": int((table["status"] != "ok").sum()),
+        "unconverged_rows": int((~ok["converged"].astype(bool)).sum()) if len(ok) else 0,
+    }
+    if ok.empty:
+        return out
+    cmp = compare_to_baseline(ok.dropna(subset=["mse_baseline"]), by="task_id", weight_col="n_test")
+    w = ok["n_test"].astype(float)
+    per_task = ok.assign(_w=w).groupby("task_id")
+    ls = per_task.apply(
+        lambda g: pd.Series(
+            {
+                "ours": np.average(g["log_score"], weights=g["_w"]),
+                "base": np.average(g["log_score_baseline"], weights=g["_w"]),
+            }
+        ),
+        include_groups=False,
+    ).dropna()
+
+    def pooled(col: str) -> float:
+        v = ok[col].astype(float)
+        keep = v.notna()
+        return float(np.average(v[keep], weights=w[keep])) if keep.any() else math.nan
+
+    out.update(
+        {
+            "tasks": int(ok["task_id"].nunique()),
+            "held_out_values": int(w.sum()),
+            "geo_mean_mse_ratio": cmp.geometric_mean,
+            "wins": cmp.wins,
+            "tasks_compared": cmp.n_targets,
+            "win_share": cmp.wins / cmp.n_targets if cmp.n_targets else math.nan,
+            **{
+                c: pooled(c)
+                for c in (
+                    "coverage50",
+                    "coverage90",
+                    "coverage50_baseline",
+                    "coverage90_baseline",
+                    "log_score",
+                    "log_score_baseline",
+                    "crps",
+                    "crps_baseline",
+                )
+            },
+            "log_score_better_tasks": int((ls["ours"] > ls["base"]).sum()),
+            "log_score_tasks": len(ls),
+            "pit_counts": _pit_total(ok["pit_counts"]).tolist(),
+            "pit_counts_baseline": _pit_total(ok["pit_counts_baseline"]).tolist(),
+        }
+    )
+    return out
+
+
+def summary_line(s: Mapping[str, Any]) -> str:
+    """The pooled summary as one line."""
+    if not s.get("rows_ok"):
+        return f"suite: {s['rows']} rows, none succeeded"
+    warn = (
+        f" NOT CONVERGED: {s['unconverged_rows']} of {s['rows_ok']} fits (not results)"
+        if s["unconverged_rows"]
+        else ""
+    )
+    return (
+        f"suite: {s['tasks']} tasks, {s['rows_ok']} fits ok, {s['rows_failed']} failed, "
+        f"{s['held_out_values']} held-out values | MSE ratio geo-mean "
+        f"{s['geo_mean_mse_ratio']:.3f}, wins {s['wins']}/{s['tasks_compared']} | "
+        f"cov50 {s['coverage50']:.3f} (baseline {s['coverage50_baseline']:.3f}) "
+        f"cov90 {s['coverage90']:.3f} (baseline {s['coverage90_baseline']:.3f}) | "
+        f"log score {s['log_score']:.3f} vs {s['log_score_baseline']:.3f}, better on "
+        f"{s['log_score_better_tasks']}/{s['log_score_tasks']} tasks | CRPS "
+        f"{s['crps']:.4f} vs {s['crps_baseline']:.4f}{warn}"
+    )
+
+
+def task_line(task: Task, row: Mapping[str, Any] | None, error: str | None) -> str:
+    """One line per finished fit."""
+    head = f"{task.params.get('task_id', task.label)} | seed={task.seed}"
+    if row is None:
+        return f"{head} | FAILED: {error}"
+    conv = (
+        "converged"
+        if row["converged"]
+        else (
+            f"NOT CONVERGED (rhat {row['max_rhat']:.3f}, ess {row['min_ess_bulk']:.0f}, "
+            f"div {row['divergences']})"
+        )
+    )
+    return (
+        f"{head} | train={row['n_train']} test={row['n_test']} mse={row['mse']:.5f} "
+        f"base={row['mse_baseline']:.5f} ratio={row['mse_ratio']:.2f} "
+        f"cov50={row['coverage50']:.2f} cov90={row['coverage90']:.2f} "
+        f"log={row['log_score']:.2f}/{row['log_score_baseline']:.2f} "
+        f"crps={row['crps']:.4f}/{row['crps_baseline']:.4f} {conv} {row['seconds']}s"
+    )
+
+
+def plot_pit(summary: Mapping[str, Any], path: Path) -> None:
+    """Pooled PIT histograms of the model and the baseline, as a PNG (atomic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
+    edges = np.linspace(0, 1, PIT_BINS + 1)
+    for ax, key, title in zip(
+        axes,
+        ("pit_counts", "pit_counts_baseline"),
+        ("model", "baseline (Gaussian)"),
+        strict=True,
+    ):
+        counts = np.asarray(summary.get(key, [0] * PIT_BINS), dtype=float)
+        total = counts.sum()
+        ax.bar(
+            edges[:-1],
+            counts / total if total else counts,
+            width=1 / PIT_BINS,
+            align="edge",
+            edgecolor="white",
+        )
+        ax.axhline(1 / PIT_BINS, color="black", lw=1, ls="--")
+        ax.set_title(f"PIT, {title}, n={int(total)}")
+        ax.set_xlabel("PIT")
+    axes[0].set_ylabel("share of held-out values")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------ running
+def run(
+    tasks: Sequence[SuiteTask],
+    out: Path,
+    *,
+    spec: str = "k2",
+    seeds: Sequence[int] = SEEDS,
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 4,
+    scheduler: str | None = None,
+    n_workers: int | None = 1,
+    worker: Callable[[Task], Mapping[str, Any]] = suite_worker,
+    version: str | None = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run the tasks through the grid engine and write the outputs under ``out``."""
+    grid = grid_tasks(tasks, spec=spec, seeds=seeds, draws=draws, tune=tune, chains=chains)
+
+    def report(task: Task, row: Mapping[str, Any] | None, error: str | None) -> None:
+        print(task_line(task, row, error), flush=True)
+
+    table = run_grid(
+        grid,
+        worker,
+        cache_dir=out / "cache",
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progress=progress,
+        code_version=version or code_version(),
+        on_result=report,
+    )
+    by_key = {(t.target, t.split, t.seed, t.params["route"]): t for t in grid}
+    table.insert(0, "task_id", [t.params["task_id"] for t in grid])
+    table.insert(1, "half", [half_of(t.params["task_id"]) for t in grid])
+    table.insert(2, "route", [t.params["route"] for t in grid])
+    assert len(by_key) == len(grid)
+    for col in SUITE_METRICS:
+        if col not in table:
+            table[col] = np.nan
+    summary = summarise(table)
+    write_table(table, out / "suite.csv")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    pit = pd.DataFrame(
+        {
+            "bin_lower": np.linspace(0, 1, PIT_BINS + 1)[:-1].round(2),
+            "model": summary.get("pit_counts", [0] * PIT_BINS),
+            "baseline": summary.get("pit_counts_baseline", [0] * PIT_BINS),
+        }
+    )
+    write_table(pit, out / "pit.csv")
+    plot_pit(summary, out / "pit.png")
+    print(summary_line(summary), flush=True)
+    return table, summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line; returns the exit code (2 on bad input, one line on stderr)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--half", choices=HALVES, help="Which half of the tasks to run.")
+    parser.add_argument(
+        "--i-am-done-tuning",
+        action="store_true",
+        help="Required by --half heldback: the model is final.",
+    )
+    parser.add_argument("--out", type=Path, help="Output folder (cache, CSV, summary, PIT).")
+    parser.add_argument("--list", action="store_true", help="Print the tasks and halves.")
+    parser.add_argument("--spec", default="k2")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--tune", type=int, default=500)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument(
+        "--scheduler", default=None, help="Dask scheduler address, or 'sync' (default: local pool)."
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Processes of the local pool (each fit runs its chains in parallel already).",
+    )
+    parser.add_argument("--only", default=None, help="Run only task ids containing this.")
+    parser.add_argument("--limit", type=int, default=None, help="Run only the first N tasks.")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        tasks = catalogue()
+        for t in tasks:
+            print(f"{t.half:<8} {t.task_id}")
+        n_dev = sum(t.half == "dev" for t in tasks)
+        print(f"{len(tasks)} tasks: {n_dev} dev, {len(tasks) - n_dev} heldback")
+        return 0
+    error = None
+    if args.half is None or args.out is None:
+        error = "give --half dev|heldback and --out DIR (or --list)"
+    elif args.half == "heldback" and not args.i_am_done_tuning:
+        error = (
+            "--half heldback is measured once, when the model is final: add "
+            "--i-am-done-tuning to run it"
+        )
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        error = error or f"--seeds {args.seeds!r} is not a comma-separated list of integers"
+        seeds = []
+    if error is None and not seeds:
+        error = "--seeds is empty"
+    if error is not None:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    tasks = catalogue()
+    drift = check_heldback_list(tasks)
+    if drift:
+        print(f"error: {drift}", file=sys.stderr)
+        return 2
+    chosen = [t for t in tasks if t.half == args.half]
+    if args.only:
+        chosen = [t for t in chosen if args.only in t.task_id]
+    if args.limit is not None:
+        chosen = chosen[: args.limit]
+    if not chosen:
+        print("error: no task matches --only/--limit", file=sys.stderr)
+        return 2
+    run(
+        chosen,
+        args.out,
+        spec=args.spec,
+        seeds=seeds,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""The backtest suite (bench/forecast_suite.py): its tasks, halves, splits and outputs.
+
+No sampling: the end-to-end run replaces the fit (``held_out_forecast``) by a synthetic
+forecast and runs the real scoring worker, the grid engine's cache and the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayes_scaling import backtest
+from bayes_scaling.backtest import SUITE_METRICS, HeldOutForecast, read_metric
+from bayes_scaling.grid import FIXED_COLUMNS, Task
+from bayes_scaling.splits import eligible_lofo_families, parse_split, split_test_models
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import forecast_suite as fs
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[fs.SuiteTask]:
+    return fs.catalogue()
+
+
+# ------------------------------------------------------------------------------ catalogue
+def test_every_target_column_is_a_task_once(tasks: list[fs.SuiteTask]) -> None:
+    assert len(tasks) >= 40
+    assert len({t.task_id for t in tasks}) == len(tasks)
+    for table, _ in fs.TABLES:
+        columns = [c for t in tasks if t.table == table for c in [t.column]]
+        assert columns == list(fs.target_values(table)), table
+    assert len([t for t in tasks if t.table == "base-llm"]) == 8
+    assert not any(t.column.endswith(",norm") for t in tasks)
+
+
+def test_every_split_and_route_is_used_in_both_halves(tasks: list[fs.SuiteTask]) -> None:
+    for half in fs.HALVES:
+        pairs = {(t.split.split("=")[0], t.route) for t in tasks if t.half == half}
+        assert pairs == {(s.split("=")[0], r) for s, r in fs.PAIRS}, half
+
+
+def test_the_documented_heldback_list_is_the_catalogue(tasks: list[fs.SuiteTask]) -> None:
+    listed = fs.documented_heldback()
+    assert listed and fs.check_heldback_list(tasks) is None
+    assert 0.4 < len(listed) / len(tasks) < 0.6
+    first_held = next(i for i, t in enumerate(tasks) if t.half == "heldback")
+    assert fs.check_heldback_list(tasks[:first_held] + tasks[first_held + 1 :]) is not None
+
+
+def test_half_is_a_fixed_function_of_the_task_id() -> None:
+    # Pinned: changing the rule would move tasks between the halves.
+    assert fs.half_of("agent/ABench-OA | compute-top=0.2 | benchmarks") == "dev"
+    assert fs.half_of("agent/ABench-Code_OS | compute-top=0.2 | compute") == "heldback"
+
+
+def test_target_values_are_what_the_worker_reads() -> None:
+    for table, column in (("emergent", "ipa_transliterate_2_bleu"), ("agent", "ABench-OA")):
+        ours = fs.target_values(table)[column]
+        theirs = read_metric(table, column)[0]
+        assert backtest.data_digest(ours) == backtest.data_digest(theirs)
+
+
+# ------------------------------------------------------------------------------ splits
+def _toy() -> tuple[xr.Dataset, pd.Series]:
+    models = [f"m{i}" for i in range(10)]
+    flops = [1e21 * 2**i for i in range(9)] + [np.nan]
+    fam = ["A", "A", "A", "B", "B", "C", "C", "C", "D", "D"]
+    bench = xr.Dataset(
+        {"score": (("model", "benchmark"), np.full((10, 1), 0.5))},
+        coords={
+            "model": models,
+            "benchmark": ["b"],
+            "family": ("model", fam),
+            "flops": ("model", flops),
+        },
+    )
+    target = pd.Series(np.linspace(0.1, 1.0, 10), index=models)
+    target["m3"] = np.nan
+    return bench, target
+
+
+def test_suite_splits_on_a_toy_table() -> None:
+    bench, target = _toy()
+    # 8 models with target and compute (m3 lacks the target, m9 compute): top 20% -> 2.
+    assert split_test_models(bench, "compute-top=0.2", "benchmarks", target)[1] == ["m8", "m7"]
+    assert len(split_test_models(bench, "compute-top=0.4", "compute", target)[1]) == 3
+    # Top 10% by target: m9 from benchmarks, m8 from compute (m9 has no compute).
+    assert split_test_models(bench, "target-top=0.1", "benchmarks", target)[1] == ["m9"]
+    assert split_test_models(bench, "target-top=0.1", "compute", target)[1] == ["m8"]
+    # B's smallest (m3) has no target; D's other model (m9) lacks compute but has a target.
+    assert eligible_lofo_families(bench, target) == ["A", "C", "D"]
+    assert split_test_models(bench, "lofo-smallest=A", "benchmarks", target)[1] == ["m1", "m2"]
+    assert split_test_models(bench, "lofo-smallest=D", "benchmarks", target)[1] == ["m9"]
+    with pytest.raises(Exception, match="known training compute"):
+        split_test_models(bench, "lofo-smallest=D", "compute", target)  # m9: no compute
+    data, test = split_test_models(bench, "lofo-smallest=C", "compute", target)
+    assert test == ["m6", "m7"] and data.sizes["model"] == 10
+    with pytest.raises(Exception, match="smallest model"):
+        split_test_models(bench, "lofo-smallest=B", "benchmarks", target)
+    with pytest.raises(Exception, match="needs the target"):
+        split_test_models(bench, "compute-top=0.2")
+    with pytest.raises(Exception, match="compute-top=<share>"):
+        parse_split("compute-top=1.5")
+
+
+# ------------------------------------------------------------------------------ end to end
+def _fake_forecast(task: Task) -> HeldOutForecast:
+    """A deterministic stand-in for a fit: Gaussian predictive draws around the truth."""
+    rng = np.random.default_rng([task.seed, len(task.target)])
+    y = rng.uniform(0.2, 0.8, size=5)
+    draws = y + rng.normal(0.02, 0.05, size=(400, 5))
+    loglik = -0.5 * ((draws - y) / 0.05) ** 2 - np.log(0.05 * np.sqrt(2 * np.pi))
+    diag = SimpleNamespace(
+        max_rhat=1.004, min_ess_bulk=500.0, min_ess_tail=450.0, divergences=0, ok=True
+    )
+    return HeldOutForecast(
+        held=[f"m{i}" for i in range(5)],
+        observed=y,
+        draws=draws,
+        loglik=loglik,
+        floor=0.0,
+        ceiling=1.0,
+        n_train=20,
+        base_mean=y + 0.1,
+        base_sd=0.1,
+        diagnostics=diag,
+    )
+
+
+CALLS: list[str] = []
+
+
+def _counting_worker(task: Task) -> dict[str, Any]:
+    CALLS.append(task.label)
+    return backtest.suite_worker(task)
+
+
+def test_the_suite_runs_end_to_end_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(backtest, "held_out_forecast", _fake_forecast)
+    two = [
+        fs.SuiteTask(
+            "emergent", "base-llm", "arithmetic_3ds_2_acc", "compute-top=0.2", "benchmarks"
+        ),
+        fs.SuiteTask("agent", "instruct-llm", "ABench-OA", "target-top=0.1", "compute"),
+    ]
+    kwargs: dict[str, Any] = {
+        "seeds": (0, 1),
+        "draws": 20,
+        "tune": 20,
+        "chains": 1,
+        "scheduler": "sync",
+        "worker": _counting_worker,
+        "version": "t",
+    }
+    CALLS.clear()
+    table, summary = fs.run(two, tmp_path, **kwargs)
+    assert len(CALLS) == 4
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and lines[-1].startswith("suite: 2 tasks, 4 fits ok")
+    assert "converged" in lines[0] and "ratio=" in lines[0]
+
+    csv = pd.read_csv(tmp_path / "suite.csv")
+    assert list(csv.columns) == ["task_id", "half", "route", *FIXED_COLUMNS, *SUITE_METRICS]
+    assert (csv["status"] == "ok").all() and len(csv) == 4
+    assert csv["task_id"].tolist()[::2] == [t.task_id for t in two]
+    # The model's forecast is 0.02 off, the baseline's 0.1: the model wins every task.
+    assert (csv["mse_ratio"] < 0.2).all() and summary["wins"] == 2
+    assert (csv["crps"] < csv["crps_baseline"]).all()
+    assert summary["pit_counts"] == [
+        int(c) for c in np.sum([list(map(int, s.split(";"))) for s in csv["pit_counts"]], axis=0)
+    ]
+    assert sum(summary["pit_counts"]) == 20
+    assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert (tmp_path / "pit.png").read_bytes()[:4] == b"\x89PNG"
+    assert pd.read_csv(tmp_path / "pit.csv")["model"].sum() == 20
+
+    # Resumed: every fit comes from the cache, the table is the same.
+    CALLS.clear()
+    again, _ = fs.run(two, tmp_path, **kwargs)
+    assert CALLS == []
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_heldback_is_refused_without_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert fs.main(["--half", "heldback", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --half heldback") and "--i-am-done-tuning" in err
+    assert len(err.splitlines()) == 1 and not out.exists()
+    assert fs.main(["--half", "dev", "--out", str(out), "--seeds", "a"]) == 2
+    assert not out.exists()
