@@ -44,7 +44,6 @@ import functools
 import hashlib
 import json
 import math
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -270,23 +269,20 @@ def grid_tasks(
 
 
 def code_version() -> str:
-    """The worker, the package version and the code's state (git HEAD and uncommitted diff).
+    """The worker, the package version and a hash of the model's code and specs.
 
-    Model edits between releases change the fits; the cache must not reuse them.
+    Model edits between releases change the fits, so the cache must not reuse them; edits
+    elsewhere (docs, tests, this script's printing) keep the cached fits valid.
     """
+    import bayes_scaling
 
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-            ).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    head = git("rev-parse", "HEAD").strip() or "no-git"
-    diff = git("diff", "HEAD", "--", "bayes_scaling", "models")
-    dirty = hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else "clean"
-    return f"bayes_scaling.backtest.suite_worker@{__version__}+{head[:12]}.{dirty}"
+    package = Path(bayes_scaling.__file__).resolve().parent
+    files = sorted(package.rglob("*.py")) + sorted((ROOT / "models").glob("*.toml"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(path.parents[1]).as_posix().encode())
+        digest.update(path.read_bytes())
+    return f"bayes_scaling.backtest.suite_worker@{__version__}+{digest.hexdigest()[:16]}"
 
 
 # ------------------------------------------------------------------------------ summary

@@ -66,10 +66,10 @@ class Ranks:
     inside90: np.ndarray
     divergences: int
 
-    def failures(self) -> list[str]:
-        """Quantities whose ranks are not uniform or whose 90% intervals miss too often."""
+    def checks(self) -> list[tuple[str, bool]]:
+        """One line per quantity (rank bins, chi-square p, 90% hits) and whether it fails."""
         n = self.u.shape[0]
-        bad = []
+        out = []
         lowest = int(stats.binom.ppf(ALPHA, n, 0.9))
         for i, name in enumerate(self.names):
             counts = np.bincount(
@@ -77,9 +77,18 @@ class Ranks:
             )
             p = float(stats.chisquare(counts).pvalue)
             inside = int(self.inside90[:, i].sum())
-            if p < ALPHA or inside < lowest:
-                bad.append(f"{name}: bins {counts.tolist()} (p={p:.2g}), 90% holds {inside}/{n}")
-        return bad
+            line = f"{name}: bins {counts.tolist()} (p={p:.2g}), 90% holds {inside}/{n}"
+            out.append((line, p < ALPHA or inside < lowest))
+        return out
+
+    def failures(self) -> list[str]:
+        """Quantities whose ranks are not uniform or whose 90% intervals miss too often."""
+        return [line for line, failed in self.checks() if failed]
+
+    def describe(self) -> str:
+        """Every check, and the divergences of all fits (printed by ``pytest -s``)."""
+        lines = [line for line, _ in self.checks()]
+        return "\n".join([*lines, f"divergences over all fits: {self.divergences}"])
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +190,7 @@ def _run_sbc(design: tuple[Simulation, xr.Dataset], measurement: str, n_rep: int
 
 def test_posterior_intervals_are_calibrated(design: tuple[Simulation, xr.Dataset]) -> None:
     ranks = _run_sbc(design, "beta-binomial", N_REP)
+    print(f"\ncalibrated fit:\n{ranks.describe()}")
     assert ranks.u.shape == (N_REP, 4)
     assert ranks.failures() == []
     # Pooled over quantities, 90% intervals hold about 90% of the truths.
@@ -190,5 +200,6 @@ def test_posterior_intervals_are_calibrated(design: tuple[Simulation, xr.Dataset
 def test_a_model_without_protocol_noise_fails(design: tuple[Simulation, xr.Dataset]) -> None:
     """Binomial measurement on beta-binomial data: the same checks must fail."""
     ranks = _run_sbc(design, "binomial", N_REP_WRONG)
+    print(f"\nwithout protocol noise:\n{ranks.describe()}")
     failed = ranks.failures()
     assert any(f.startswith("held-out score") for f in failed), failed
