@@ -557,6 +557,7 @@ def heldout_log_likelihood(
     noise: np.ndarray,
     n_items: np.ndarray,
     measurement: str = "beta-binomial",
+    linear: np.ndarray | None = None,
 ) -> np.ndarray:
     """Log-likelihood of observed scores under draws of the expected score and noise.
 
@@ -578,6 +579,8 @@ def heldout_log_likelihood(
         Item count of each observation's column, shape (n,); NaN = continuous.
     measurement : {"beta-binomial", "binomial"}
         The spec's measurement layer for count columns.
+    linear : numpy.ndarray of bool, optional
+        Linear columns, shape (n,): ``y`` and ``p`` are z-scores there.
 
     Returns
     -------
@@ -602,7 +605,7 @@ def heldout_log_likelihood(
             f"shapes: y {y.shape}, p {p.shape}, noise {noise.shape}, n_items {n.shape}; "
             "expected (n,), (S, n), (S, n), (n,)"
         )
-    return log_density(y, n, p, precision(noise), measurement)
+    return log_density(y, n, p, precision(noise), measurement, linear)
 
 
 def fit_log_likelihood(
@@ -641,7 +644,7 @@ def fit_log_likelihood(
     noise = params["noise"][:, ci]
     n_items = params["n_items"][ci]
     return heldout_log_likelihood(
-        np.asarray(y, dtype=float), p, noise, n_items, fit.spec.measurement
+        np.asarray(y, dtype=float), p, noise, n_items, fit.spec.measurement, params["linear"][ci]
     )
 
 

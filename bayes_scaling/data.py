@@ -48,7 +48,7 @@ import pyarrow as pa
 import xarray as xr
 
 from bayes_scaling.errors import DataError
-from bayes_scaling.registry import Registry
+from bayes_scaling.registry import BenchmarkInfo, Registry
 
 __all__ = [
     "FAMILY",
@@ -105,6 +105,7 @@ def read_table(
     ranges: Ranges | None = None,
     registry: Registry | None = None,
     min_models: int = MIN_MODELS_PER_BENCHMARK,
+    linear: Sequence[str] = (),
 ) -> xr.Dataset:
     """Read a CSV or Parquet table (wide or long) into the tidy dataset.
 
@@ -127,7 +128,12 @@ def read_table(
     min_models : int, default 3
         Least number of models each benchmark must be observed for. Fitting needs three;
         a table of new models to place into a fitted run (:mod:`bayes_scaling.place`)
-        may hold one model, and passes 0.
+        may hold one model, and passes 0; ``complete`` keeps benchmarks seen once (1).
+    linear : sequence of str, default ()
+        Columns that are not bounded shares (an Elo rating, dollars): modelled on their
+        standardised scale with a normal measurement. The registry's ``scale = linear``
+        entries are linear too. Their ``lower``/``upper`` coords are the observed mean
+        and mean + sd, so ``score`` is the z-score, and ``floor``/``ceiling`` are 0/1.
 
     Returns
     -------
@@ -156,7 +162,7 @@ def read_table(
     header, body = _parse_bytes(raw, source, Path(path).suffix.lower())
     sidecar = n_items_path(path)
     counts = _read_item_counts(sidecar) if sidecar.is_file() else None
-    return _build(header, body, source, None, percent, ranges, registry, counts, min_models)
+    return _build(header, body, source, None, percent, ranges, registry, counts, min_models, linear)
 
 
 def n_items_path(path: str | os.PathLike[str]) -> Path:
@@ -181,6 +187,7 @@ def from_wide(
     percent: bool = False,
     ranges: Ranges | None = None,
     registry: Registry | None = None,
+    linear: Sequence[str] = (),
 ) -> xr.Dataset:
     """Build the tidy dataset from an in-memory wide table.
 
@@ -194,7 +201,7 @@ def from_wide(
     >>> from_wide(df).sizes
     Frozen({'model': 4, 'benchmark': 2})
     """
-    return _build(list(df.columns), df, source, "wide", percent, ranges, registry)
+    return _build(list(df.columns), df, source, "wide", percent, ranges, registry, linear=linear)
 
 
 def from_long(
@@ -204,6 +211,7 @@ def from_long(
     percent: bool = False,
     ranges: Ranges | None = None,
     registry: Registry | None = None,
+    linear: Sequence[str] = (),
 ) -> xr.Dataset:
     """Build the tidy dataset from an in-memory long table.
 
@@ -219,7 +227,7 @@ def from_long(
     >>> float(from_long(df).n_items.sel(benchmark="GSM8K"))
     1319.0
     """
-    return _build(list(df.columns), df, source, "long", percent, ranges, registry)
+    return _build(list(df.columns), df, source, "long", percent, ranges, registry, linear=linear)
 
 
 def to_wide(ds: xr.Dataset) -> pd.DataFrame:
@@ -423,6 +431,7 @@ def _build(
     registry: Registry | None,
     item_counts: _ItemCounts | None = None,
     min_models: int = MIN_MODELS_PER_BENCHMARK,
+    linear: Sequence[str] = (),
 ) -> xr.Dataset:
     columns = _clean_columns(header, body, source)
     # Positional access from here on: column labels may have been duplicates or non-str.
@@ -457,7 +466,7 @@ def _build(
         table = _long(cells, rows, source)
     if item_counts is not None:
         table = _with_item_counts(table, item_counts, source)
-    return _assemble(table, source, percent, ranges, registry, min_models)
+    return _assemble(table, source, percent, ranges, registry, min_models, linear)
 
 
 def _read_item_counts(path: Path) -> _ItemCounts:
@@ -694,20 +703,31 @@ def _assemble(
     ranges: Ranges | None,
     registry: Registry | None,
     min_models: int = MIN_MODELS_PER_BENCHMARK,
+    linear: Sequence[str] = (),
 ) -> xr.Dataset:
+    registry = Registry.default() if registry is None else registry
+    is_linear = _linear_columns(table.benchmarks, linear, ranges, registry, source)
     bounds = _resolve_ranges(table.benchmarks, percent, ranges, source)
+    raw = table.raw
+    with np.errstate(invalid="ignore"):
+        for j in np.flatnonzero(is_linear):
+            # Standardised on the observed values: the model's loadings and noise priors
+            # are on that scale, and lower + score * (upper - lower) maps back.
+            col = raw[:, j][np.isfinite(raw[:, j])]
+            centre = float(col.mean()) if col.size else 0.0
+            spread = float(col.std()) if col.size > 1 and col.std() > 0 else 1.0
+            bounds[table.benchmarks[j]] = (centre, centre + spread)
     lower = np.array([bounds[b][0] for b in table.benchmarks])
     upper = np.array([bounds[b][1] for b in table.benchmarks])
-    raw = table.raw
     width = upper - lower
     slack = _RANGE_TOLERANCE * width
     with np.errstate(invalid="ignore"):
-        outside = (raw < lower - slack) | (raw > upper + slack)
+        outside = ((raw < lower - slack) | (raw > upper + slack)) & ~is_linear
     if outside.any():
         _raise_out_of_range(table, outside, bounds, percent, ranges, source)
     if percent:
         _refuse_shares_as_percent(table, ranges, source)
-    score = np.clip((raw - lower) / width, 0.0, 1.0)
+    score = np.where(is_linear, (raw - lower) / width, np.clip((raw - lower) / width, 0.0, 1.0))
 
     counts = (~np.isnan(score)).sum(axis=0)
     for j, name in enumerate(table.benchmarks):
@@ -719,18 +739,25 @@ def _assemble(
                 column=name,
             )
 
-    # The registry comes last so that a rejected table emits no unknown-benchmark warnings.
-    registry = Registry.default() if registry is None else registry
-    infos = [registry.lookup(b) for b in table.benchmarks]
+    # Registry lookups come last so that a rejected table emits no unknown-benchmark
+    # warnings; a declared linear column needs no registry entry.
+    infos = [
+        BenchmarkInfo(b, linear=True) if lin else registry.lookup(b)
+        for b, lin in zip(table.benchmarks, is_linear, strict=True)
+    ]
     n_items = np.array(
         [
-            table.n_items.get(
+            np.nan
+            if lin
+            else table.n_items.get(
                 b,
                 np.nan if info.continuous or info.n_items is None else float(info.n_items),
             )
-            for b, info in zip(table.benchmarks, infos, strict=True)
+            for b, info, lin in zip(table.benchmarks, infos, is_linear, strict=True)
         ]
     )
+    floor = np.array([0.0 if lin else i.floor for i, lin in zip(infos, is_linear, strict=True)])
+    ceiling = np.array([1.0 if lin else i.ceiling for i, lin in zip(infos, is_linear, strict=True)])
 
     params, tokens = table.meta[PARAMS], table.meta[TOKENS]
     flops = table.meta[FLOPS] * _FLOPS_UNIT
@@ -747,13 +774,39 @@ def _assemble(
             "tokens": ("model", tokens.astype(float)),
             "flops": ("model", flops.astype(float)),
             "benchmark": np.asarray(table.benchmarks, dtype=str),
-            "floor": ("benchmark", np.array([i.floor for i in infos], dtype=float)),
-            "ceiling": ("benchmark", np.array([i.ceiling for i in infos], dtype=float)),
+            "floor": ("benchmark", floor.astype(float)),
+            "ceiling": ("benchmark", ceiling.astype(float)),
             "n_items": ("benchmark", n_items.astype(float)),
+            "linear": ("benchmark", is_linear.astype(bool)),
             "lower": ("benchmark", lower.astype(float)),
             "upper": ("benchmark", upper.astype(float)),
         },
         attrs={"source": source},
+    )
+
+
+def _linear_columns(
+    benchmarks: Sequence[str],
+    linear: Sequence[str],
+    ranges: Ranges | None,
+    registry: Registry,
+    source: str,
+) -> np.ndarray:
+    """Which benchmark columns are linear: declared, or ``linear`` in the registry."""
+    for name in linear:
+        if name not in benchmarks:
+            raise DataError(source, "--linear names a column that is not a benchmark", column=name)
+        if name in (ranges or {}):
+            raise DataError(
+                source, "a column is either linear or has a --range, not both", column=name
+            )
+    known = [registry.canonical(b) for b in benchmarks]
+    return np.array(
+        [
+            b in linear or (c is not None and registry[c].linear and b not in (ranges or {}))
+            for b, c in zip(benchmarks, known, strict=True)
+        ],
+        dtype=bool,
     )
 
 

@@ -47,7 +47,14 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.data import METADATA, MODEL, Ranges, from_wide, read_table
+from bayes_scaling.data import (
+    METADATA,
+    MIN_MODELS_PER_BENCHMARK,
+    MODEL,
+    Ranges,
+    from_wide,
+    read_table,
+)
 from bayes_scaling.errors import DataError
 from bayes_scaling.registry import BenchmarkInfo, Registry
 
@@ -417,6 +424,8 @@ def resolve_table(
     percent: bool = False,
     ranges: Ranges | None = None,
     registry: Registry | None = None,
+    linear: Sequence[str] = (),
+    min_models: int = MIN_MODELS_PER_BENCHMARK,
 ) -> xr.Dataset:
     """The tidy dataset of a bundled table name or of a CSV/Parquet file.
 
@@ -431,6 +440,10 @@ def resolve_table(
         Raw ranges of score columns of the file (files only; bundled tables declare theirs).
     registry : Registry, optional
         Benchmark registry (:meth:`Registry.default` if omitted).
+    linear : sequence of str, default ()
+        Linear (not share) columns of the file (see :func:`bayes_scaling.data.read_table`).
+    min_models : int, default 3
+        Least number of models per benchmark of the file.
 
     Returns
     -------
@@ -460,12 +473,21 @@ def resolve_table(
             raise DataError(
                 name, "--percent and --range apply to files; bundled tables declare ranges"
             )
+        if linear:
+            raise DataError(name, "--linear applies to files; bundled tables declare scales")
         return load(name, registry=registry)
     if not Path(name_or_path).exists():
         raise DataError(
             os.fspath(name_or_path), f"file not found (bundled tables: {', '.join(names())})"
         )
-    return read_table(name_or_path, percent=percent, ranges=ranges, registry=registry)
+    return read_table(
+        name_or_path,
+        percent=percent,
+        ranges=ranges,
+        registry=registry,
+        linear=linear,
+        min_models=min_models,
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.intervals import summarise  # noqa: F401  (re-exported: an old import path)
 from bayes_scaling.io import atomic_path
 from bayes_scaling.model import (
+    OBSERVED,
     ModelInputs,
     build_inputs,
     build_model,
@@ -587,16 +588,15 @@ def _assemble(
 ) -> xr.DataTree:
     """Normalise a sampler's DataTree into the package's results layout."""
     posterior = align_signs(tree["posterior"].to_dataset(), inputs.anchors)
-    is_count = inputs.is_count
+    obs_kind = inputs.obs_kind
     obs = inputs.coords()["obs"]
     ll = tree["log_likelihood"].to_dataset()
     sample_dims = ("chain", "draw")
     shape = (posterior.sizes["chain"], posterior.sizes["draw"], len(obs))
     merged = np.empty(shape)
-    if "y_count" in ll:
-        merged[..., is_count] = ll["y_count"].transpose(*sample_dims, ...).to_numpy()
-    if "y_cont" in ll:
-        merged[..., ~is_count] = ll["y_cont"].transpose(*sample_dims, ...).to_numpy()
+    for kind, name in OBSERVED.items():
+        if name in ll:
+            merged[..., obs_kind == kind] = ll[name].transpose(*sample_dims, ...).to_numpy()
     model_names, column_names = inputs.obs_labels
     obs_coords = {
         "obs": obs,

@@ -15,6 +15,12 @@ The layer, for a cell of column ``c`` with linear predictor ``eta``::
     counts ~ BetaBinomial(n_c, p phi, (1 - p) phi)               a column with n_c items
              (Binomial(n_c, p) for the "binomial" measurement)
     score  ~ Beta(p phi, (1 - p) phi)                            a continuous column
+    z      ~ Normal(eta, 2 / sqrt(phi + 1))                      a linear column
+
+A linear column (an Elo rating, dollars; ``linear`` below) is not a bounded share: its
+score is the z-score of the raw value (see :func:`bayes_scaling.data.read_table`), the
+link is the identity, and the measurement normal, with sd ``4 noise``: the logit-scale
+sd that the same noise gives a share at its midpoint, so one noise prior serves both.
 
 ``noise`` is the sd of a score at p = 0.5 beyond item sampling: ``rho = (2 noise)^2`` is the
 beta-binomial's intra-class correlation. A noise above 0.5 would make an impossible Beta,
@@ -70,7 +76,7 @@ def _is_tensor(*values: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------ link
-def expected_score(eta: Any, floor: Any, ceiling: Any) -> Any:
+def expected_score(eta: Any, floor: Any, ceiling: Any, linear: Any = None) -> Any:
     """The floored sigmoid link: expected score on the [0, 1] scale.
 
     Works on numpy arrays and on PyTensor tensors alike (the graph calls it).
@@ -82,20 +88,40 @@ def expected_score(eta: Any, floor: Any, ceiling: Any) -> Any:
     floor, ceiling : array or tensor
         The column's floor (chance level, or a target's learnt floor) and ceiling,
         broadcasting against ``eta``.
+    linear : numpy.ndarray of bool, optional
+        Columns (last axis) that are linear: there the link is the identity, ``eta``.
 
     Returns
     -------
     array or tensor
-        ``floor + (ceiling - floor) * sigmoid(eta)``, clipped to ``(P_CLIP, 1 - P_CLIP)``.
+        ``floor + (ceiling - floor) * sigmoid(eta)``, clipped to ``(P_CLIP, 1 - P_CLIP)``;
+        ``eta`` in linear columns.
 
     Examples
     --------
     >>> expected_score(np.array([-50.0, 50.0]), 0.25, 1.0).round(6).tolist()
     [0.25, 1.0]
+    >>> expected_score(np.array([-50.0, 2.0]), 0.0, 1.0, np.array([False, True])).tolist()
+    [1e-09, 2.0]
     """
     if _is_tensor(eta, floor, ceiling):
-        return pt.clip(floor + (ceiling - floor) * pt.sigmoid(eta), P_CLIP, 1 - P_CLIP)
-    return np.clip(floor + (ceiling - floor) * expit(eta), P_CLIP, 1 - P_CLIP)
+        p = pt.clip(floor + (ceiling - floor) * pt.sigmoid(eta), P_CLIP, 1 - P_CLIP)
+        return p if linear is None or not np.any(linear) else pt.where(linear, eta, p)
+    p = np.clip(floor + (ceiling - floor) * expit(eta), P_CLIP, 1 - P_CLIP)
+    return p if linear is None or not np.any(linear) else np.where(linear, eta, p)
+
+
+def linear_sd(phi: Any) -> Any:
+    """Sd of a linear column's z-score around its expected value: ``2 / sqrt(phi + 1)``.
+
+    That is ``4 noise`` for the precision ``phi`` of :func:`precision`.
+
+    Examples
+    --------
+    >>> round(float(linear_sd(precision(np.array(0.05)))), 6)
+    0.2
+    """
+    return 2.0 / (pt.sqrt(phi + 1.0) if _is_tensor(phi) else np.sqrt(np.asarray(phi) + 1.0))
 
 
 def precision(noise: Any) -> Any:
@@ -128,7 +154,9 @@ def linear_predictor(intercept: Any, weights: Any, capability: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------ values
-def observed_value(y: np.ndarray, n_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def observed_value(
+    y: np.ndarray, n_items: np.ndarray, linear: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """What the likelihood sees of scores ``y``: counts of items, or squeezed scores.
 
     Parameters
@@ -137,12 +165,14 @@ def observed_value(y: np.ndarray, n_items: np.ndarray) -> tuple[np.ndarray, np.n
         Scores on the [0, 1] scale.
     n_items : numpy.ndarray
         Item count of each score's column (broadcasting against ``y``); NaN = continuous.
+    linear : numpy.ndarray of bool, optional
+        Linear columns (broadcasting against ``y``): their z-scores are taken as they are.
 
     Returns
     -------
     value : numpy.ndarray
-        ``round(y * n)`` clipped to ``[0, n]`` where counted, ``clip(y, EPS, 1 - EPS)``
-        elsewhere (float).
+        ``round(y * n)`` clipped to ``[0, n]`` where counted, ``y`` where linear,
+        ``clip(y, EPS, 1 - EPS)`` elsewhere (float).
     n : numpy.ndarray
         Item counts as float, 1 where continuous.
 
@@ -156,23 +186,47 @@ def observed_value(y: np.ndarray, n_items: np.ndarray) -> tuple[np.ndarray, np.n
     counted = np.isfinite(n_items)
     n = np.where(counted, n_items, 1.0)
     value = np.where(counted, np.clip(np.round(y * n), 0, n), np.clip(y, EPS, 1 - EPS))
+    if linear is not None:
+        value = np.where(np.broadcast_to(linear, y.shape), y, value)
     return value, n
 
 
 # ------------------------------------------------------------------------------ graph
+#: The three kinds of cell: counts of items, continuous shares, linear z-scores.
+Kind = Literal["count", "share", "linear"]
+KINDS: tuple[Kind, ...] = ("count", "share", "linear")
+
+
+def cell_kinds(n_items: np.ndarray, linear: np.ndarray | None = None) -> np.ndarray:
+    """The kind of each column (or cell) from its item count and linear flag.
+
+    Examples
+    --------
+    >>> cell_kinds(np.array([10.0, np.nan, np.nan]), np.array([False, False, True])).tolist()
+    ['count', 'share', 'linear']
+    """
+    n_items = np.asarray(n_items, dtype=float)
+    kinds = np.where(np.isfinite(n_items), "count", "share").astype(object)
+    if linear is not None:
+        kinds = np.where(np.broadcast_to(linear, n_items.shape), "linear", kinds)
+    return kinds
+
+
 def _distribution(
-    counted: bool, measurement: str, p: Any, phi: Any, n: Any
+    kind: Kind, measurement: str, p: Any, phi: Any, n: Any
 ) -> tuple[type[pm.Distribution], dict[str, Any]]:
-    if counted:
+    if kind == "count":
         if measurement == "binomial":
             return pm.Binomial, {"n": n, "p": p}
         return pm.BetaBinomial, {"alpha": p * phi, "beta": (1 - p) * phi, "n": n}
+    if kind == "linear":
+        return pm.Normal, {"mu": p, "sigma": linear_sd(phi)}
     return pm.Beta, {"alpha": p * phi, "beta": (1 - p) * phi}
 
 
 def observe(
     name: str,
-    counted: bool,
+    kind: Kind,
     measurement: str,
     p: pt.TensorVariable,
     phi: pt.TensorVariable,
@@ -185,51 +239,55 @@ def observe(
     Parameters
     ----------
     name : str
-        Variable name (``y_count`` or ``y_cont`` in the capability model).
-    counted : bool
-        All cells are counts of items (else all continuous).
+        Variable name (``y_count``, ``y_cont`` or ``y_lin`` in the capability model).
+    kind : {"count", "share", "linear"}
+        What all the cells are: counts of items, continuous shares or linear z-scores.
     measurement : {"beta-binomial", "binomial"}
         The spec's measurement of counts; continuous cells are Beta in both.
     p, phi : tensor
         Expected score and precision of each cell.
     y : numpy.ndarray
-        Observed scores on the [0, 1] scale.
+        Observed scores on the [0, 1] scale (z-scores where linear).
     n_items : numpy.ndarray
         Item counts of the cells (ignored when continuous).
     dims : str
         The observation dim.
     """
-    value, n = observed_value(y, n_items if counted else np.full(len(y), np.nan))
+    counted = kind == "count"
+    value, n = observed_value(
+        y, n_items if counted else np.full(len(y), np.nan), np.full(len(y), kind == "linear")
+    )
     if counted:
         value, n = value.astype(np.int64), n.astype(np.int64)
-    cls, params = _distribution(counted, measurement, p, phi, n)
+    cls, params = _distribution(kind, measurement, p, phi, n)
     return cls(name, **params, observed=value, dims=dims)
 
 
 # ------------------------------------------------------------------------------ kernels
 def _logp_expr(
-    counted: bool, measurement: str, value: Any, n: Any, p: Any, phi: Any
+    kind: Kind, measurement: str, value: Any, n: Any, p: Any, phi: Any
 ) -> pt.TensorVariable:
-    cls, params = _distribution(counted, measurement, p, phi, n)
+    cls, params = _distribution(kind, measurement, p, phi, n)
     return pm.logp(cls.dist(**params), value)
 
 
 @functools.cache
-def _kernel(counted: bool, measurement: str, derivatives: bool) -> Callable[..., Any]:
+def _kernel(kind: Kind, measurement: str, derivatives: bool) -> Callable[..., Any]:
     """A compiled elementwise log density, in ``p`` or (with derivatives) in ``eta``."""
-    value = pt.lvector("value") if counted else pt.dvector("value")
+    value = pt.lvector("value") if kind == "count" else pt.dvector("value")
     n = pt.lvector("n")
     phi = pt.dvector("phi")
     if not derivatives:
         p = pt.dvector("p")
-        ll = _logp_expr(counted, measurement, value, n, p, phi)
+        ll = _logp_expr(kind, measurement, value, n, p, phi)
         return pytensor.function(
             [value, n, p, phi], ll, on_unused_input="ignore", mode=_KERNEL_MODE
         )
     eta = pt.dvector("eta")
     floor = pt.dvector("floor")
     ceiling = pt.dvector("ceiling")
-    ll = _logp_expr(counted, measurement, value, n, expected_score(eta, floor, ceiling), phi)
+    p = eta if kind == "linear" else expected_score(eta, floor, ceiling)
+    ll = _logp_expr(kind, measurement, value, n, p, phi)
     # Each cell's density depends on its own eta only: the gradient of the sum is the
     # vector of first derivatives, and its gradient the diagonal of second derivatives.
     d1 = pt.grad(ll.sum(), eta)
@@ -242,16 +300,13 @@ def _kernel(counted: bool, measurement: str, derivatives: bool) -> Callable[...,
     )
 
 
-def _counted(n_items: np.ndarray) -> np.ndarray:
-    return np.isfinite(np.asarray(n_items, dtype=float))
-
-
 def log_density(
     y: np.ndarray,
     n_items: np.ndarray,
     p: np.ndarray,
     phi: np.ndarray,
     measurement: str = "beta-binomial",
+    linear: np.ndarray | None = None,
 ) -> np.ndarray:
     """Log density of observed scores given expected scores and precisions (numpy).
 
@@ -269,6 +324,8 @@ def log_density(
         (..., n): one row per posterior draw, say.
     measurement : {"beta-binomial", "binomial"}
         The spec's measurement of counts.
+    linear : numpy.ndarray of bool, optional
+        Linear columns, shape (n,): ``y`` and ``p`` are z-scores there.
 
     Returns
     -------
@@ -282,9 +339,11 @@ def log_density(
     >>> bool(np.isclose(ll[0, 0], stats.betabinom.logpmf(5, 10, 12.0, 12.0)))
     True
     """
-    p = np.clip(np.asarray(p, dtype=float), P_CLIP, 1 - P_CLIP)
+    p = np.asarray(p, dtype=float)
+    share = np.clip(p, P_CLIP, 1 - P_CLIP)
+    p = share if linear is None else np.where(linear, p, share)
     shape = np.broadcast_shapes(np.shape(p), np.shape(phi), np.shape(y))
-    (ll,) = _by_kind(y, n_items, measurement, False, shape, p, phi)
+    (ll,) = _by_kind(y, n_items, linear, measurement, False, shape, p, phi)
     return ll
 
 
@@ -296,6 +355,7 @@ def log_density_eta(
     ceiling: np.ndarray,
     phi: np.ndarray,
     measurement: str = "beta-binomial",
+    linear: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log density in the linear predictor, with its first and second derivatives.
 
@@ -311,6 +371,8 @@ def log_density_eta(
     floor, ceiling, phi : numpy.ndarray
         Broadcasting against ``eta``.
     measurement : {"beta-binomial", "binomial"}
+    linear : numpy.ndarray of bool, optional
+        Linear columns, shape (n,) (identity link, normal measurement).
 
     Returns
     -------
@@ -325,38 +387,41 @@ def log_density_eta(
     (0.0, True)
     """
     eta = np.asarray(eta, dtype=float)
-    ll, d1, d2 = _by_kind(y, n_items, measurement, True, eta.shape, eta, floor, ceiling, phi)
+    ll, d1, d2 = _by_kind(
+        y, n_items, linear, measurement, True, eta.shape, eta, floor, ceiling, phi
+    )
     return ll, d1, d2
 
 
 def _by_kind(
     y: np.ndarray,
     n_items: np.ndarray,
+    linear: np.ndarray | None,
     measurement: str,
     derivatives: bool,
     shape: tuple[int, ...],
     *args: Any,
 ) -> list[np.ndarray]:
-    """Run the compiled kernels on counted and continuous cells, broadcast to ``shape``.
+    """Run the compiled kernels on each kind of cell, broadcast to ``shape``.
 
     ``args`` are the kernel's inputs after the observed values and item counts (``p, phi``,
     or ``eta, floor, ceiling, phi``); the kernels take flat vectors of one kind each.
     """
     y = np.asarray(y, dtype=float)
     n_items = np.asarray(n_items, dtype=float)
-    value, n = observed_value(y, n_items)
+    value, n = observed_value(y, n_items, linear)
     args_b = [np.broadcast_to(np.asarray(a, dtype=float), shape) for a in args]
     outs = [np.empty(shape) for _ in range(3 if derivatives else 1)]
-    counted = _counted(n_items)
-    for kind in (True, False):
-        sel = counted == kind
+    kinds = cell_kinds(n_items, linear)
+    for kind in KINDS:
+        sel = kinds == kind
         if not sel.any():
             continue
         v = np.broadcast_to(value[sel], (*shape[:-1], int(sel.sum())))
         nn = np.broadcast_to(n[sel], v.shape)
         fn = _kernel(kind, measurement, derivatives)
         res = fn(
-            v.ravel().astype(np.int64) if kind else v.ravel(),
+            v.ravel().astype(np.int64) if kind == "count" else v.ravel(),
             nn.ravel().astype(np.int64),
             *(np.ascontiguousarray(a[..., sel]).ravel() for a in args_b),
         )
@@ -373,6 +438,7 @@ def draw(
     n_items: np.ndarray,
     rng: np.random.Generator,
     measurement: str = "beta-binomial",
+    linear: np.ndarray | None = None,
 ) -> np.ndarray:
     """Random scores on the [0, 1] scale from the measurement layer (numpy).
 
@@ -385,11 +451,14 @@ def draw(
     rng : numpy.random.Generator
         Source of randomness (same seed, same draws).
     measurement : {"beta-binomial", "binomial"}
+    linear : numpy.ndarray of bool, optional
+        Linear columns, shape (n,): normal z-scores around ``p`` there.
 
     Returns
     -------
     numpy.ndarray
-        Counts divided by their items where counted, Beta draws elsewhere.
+        Counts divided by their items where counted, normal draws where linear, Beta
+        draws elsewhere.
 
     Examples
     --------
@@ -400,9 +469,16 @@ def draw(
     """
     n_items = np.asarray(n_items, dtype=float)
     shape = np.broadcast_shapes(np.shape(p), np.shape(phi), n_items.shape)
+    if linear is not None and np.any(linear):
+        lin = np.broadcast_to(linear, n_items.shape)
+        share = draw(np.where(lin, 0.5, p), phi, n_items, rng, measurement)
+        # Every cell goes through the share draw (linear ones at a dummy p), so its random
+        # stream does not depend on which columns are linear.
+        z = np.asarray(p, dtype=float) + linear_sd(phi) * rng.normal(size=shape)
+        return np.where(lin, z, share)
     pp = np.broadcast_to(np.clip(np.asarray(p, dtype=float), P_CLIP, 1 - P_CLIP), shape)
     phi = np.broadcast_to(np.asarray(phi, dtype=float), shape)
-    counted = _counted(n_items)
+    counted = np.isfinite(n_items)
     binomial = measurement == "binomial"
     if binomial and counted.all():
         latent = pp

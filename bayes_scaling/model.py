@@ -42,12 +42,18 @@ import xarray as xr
 from bayes_scaling.capability_prior import capability_prior
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.measurement import (
+    KINDS,
+    cell_kinds,
     expected_score,
     linear_predictor,
     observe,
     precision,
 )
 from bayes_scaling.specs import ModelSpec
+
+#: The graph's observed variable and its dim for each kind of cell (measurement.KINDS).
+OBSERVED = {"count": "y_count", "share": "y_cont", "linear": "y_lin"}
+OBS_DIMS = {"count": "obs_count", "share": "obs_cont", "linear": "obs_lin"}
 
 #: Benchmark residuals that predict downstream targets are logits of scores squeezed into
 #: (RESID_EPS, 1 - RESID_EPS) of their range: a score at chance has no informative logit.
@@ -108,6 +114,19 @@ class ModelInputs:
     anchors: tuple[str, ...]
     capabilities: int
     scale_anchor: str = ""
+    linear: np.ndarray | None = None
+
+    @property
+    def is_linear(self) -> np.ndarray:
+        """Per column: a linear column (z-score, normal measurement)?"""
+        if self.linear is None:
+            return np.zeros(len(self.columns), dtype=bool)
+        return np.asarray(self.linear, dtype=bool)
+
+    @property
+    def obs_kind(self) -> np.ndarray:
+        """Per observation: ``count``, ``share`` or ``linear`` (see measurement.cell_kinds)."""
+        return cell_kinds(self.n_items, self.is_linear)[self.obs_column]
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -314,6 +333,9 @@ def build_inputs(
         )
         n_items = np.concatenate([n_items, t_items])
         target_names = tuple(str(c) for c in t["benchmark"].to_numpy())
+    linear = np.zeros(len(n_items), dtype=bool)
+    if "linear" in data.coords:
+        linear[: data.sizes["benchmark"]] = data["linear"].to_numpy().astype(bool)
 
     obs_model, obs_column = np.nonzero(np.isfinite(score))
     y = score[obs_model, obs_column]
@@ -345,6 +367,7 @@ def build_inputs(
         anchors=anchors,
         capabilities=k,
         scale_anchor=choose_scale_anchor(data, anchors),
+        linear=linear,
     )
 
 
@@ -395,9 +418,11 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
     n_fam = len(inputs.families)
     fi = inputs.family_index
     coords = inputs.coords()
-    is_count = inputs.is_count
-    coords["obs_count"] = [o for o, c in zip(coords["obs"], is_count, strict=True) if c]
-    coords["obs_cont"] = [o for o, c in zip(coords["obs"], is_count, strict=True) if not c]
+    obs_kind = inputs.obs_kind
+    for kind in KINDS:
+        coords[OBS_DIMS[kind]] = [
+            o for o, c in zip(coords["obs"], obs_kind, strict=True) if c == kind
+        ]
     if k > 1:
         coords["specialisation"] = coords["capability"][1:]
 
@@ -620,7 +645,8 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             frac[mi[is_b], ci[is_b]] = (inputs.y[is_b] - inputs.floor[ci[is_b]]) / (
                 inputs.ceiling[ci[is_b]] - inputs.floor[ci[is_b]]
             )
-            seen[mi[is_b], ci[is_b]] = 1.0
+            # A linear column has no logit residual: targets read shares' residuals only.
+            seen[mi[is_b], ci[is_b]] = 1.0 - inputs.is_linear[ci[is_b]]
             eta_b = pt.clip(eta_mat[:, :n_bench_cols], RESID_EDGE, -RESID_EDGE)
             resid = seen * (residual_logit(frac) - eta_b)
             t_idx = ci[is_target] - n_bench_cols
@@ -646,20 +672,23 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             t_span = inputs.ceiling[n_bench_cols:] - t_lo
             floor_col = pt.concatenate([inputs.floor[:n_bench_cols], t_lo + t_span * t_floor])
 
-        for counted, name in ((True, "y_count"), (False, "y_cont")):
-            sel = is_count == counted
+        for kind in KINDS:
+            sel = obs_kind == kind
             if sel.any():
                 p_sel = expected_score(
-                    eta_flat[flat[sel]], floor_col[ci[sel]], inputs.ceiling[ci[sel]]
+                    eta_flat[flat[sel]],
+                    floor_col[ci[sel]],
+                    inputs.ceiling[ci[sel]],
+                    np.full(int(sel.sum()), kind == "linear"),
                 )
                 observe(
-                    name,
-                    counted,
+                    OBSERVED[kind],
+                    kind,
                     spec.measurement,
                     p_sel,
                     phi_col[ci[sel]],
                     inputs.y[sel],
                     inputs.n_items[ci[sel]],
-                    dims="obs_count" if counted else "obs_cont",
+                    dims=OBS_DIMS[kind],
                 )
     return model

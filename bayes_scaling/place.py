@@ -253,6 +253,7 @@ class _Run:
     floor: np.ndarray  # (J,)
     ceiling: np.ndarray
     n_items: np.ndarray
+    linear: np.ndarray  # (J,) bool: linear columns (z-scores on the run's standardisation)
     lower: np.ndarray
     upper: np.ndarray
     x_mean: float
@@ -306,6 +307,7 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
         floor=columns["floor"][0],
         ceiling=columns["ceiling"],
         n_items=columns["n_items"],
+        linear=columns["linear"],
         lower=coord("lower"),
         upper=coord("upper"),
         x_mean=fit.x_mean,
@@ -329,6 +331,7 @@ class _Obs:
     n_items: np.ndarray  # (J_obs,) item counts, NaN where continuous
     floor: np.ndarray
     ceiling: np.ndarray
+    linear: np.ndarray  # (J_obs,) bool
 
 
 def _loglik(
@@ -342,7 +345,7 @@ def _loglik(
     ``-d^2/d eta^2``, floored at zero so that a Newton step never climbs down.
     """
     ll, d1, d2 = log_density_eta(
-        obs.score, obs.n_items, eta, obs.floor, obs.ceiling, phi, measurement
+        obs.score, obs.n_items, eta, obs.floor, obs.ceiling, phi, measurement, obs.linear
     )
     if not derivs:
         return ll.sum(axis=-1), None, None
@@ -748,6 +751,15 @@ def _observations(run: _Run, row: xr.Dataset, name: str) -> _Obs:
         )
     index = np.array([run.benchmarks.index(c) for c in cols])
     values = np.array([float(score.sel(benchmark=c)) for c in cols])
+    linear = run.linear[index]
+    if linear.any():
+        # A linear score is a z-score on its own table's standardisation: back to raw
+        # units, then onto the run's.
+        lo = np.array([float(row["lower"].sel(benchmark=c)) for c in cols])
+        hi = np.array([float(row["upper"].sel(benchmark=c)) for c in cols])
+        raw = lo + values * (hi - lo)
+        z = (raw - run.lower[index]) / (run.upper[index] - run.lower[index])
+        values = np.where(linear, z, values)
     run_n = run.n_items[index]
     new_n = np.array(
         [
@@ -766,6 +778,7 @@ def _observations(run: _Run, row: xr.Dataset, name: str) -> _Obs:
         n_items=n_items,
         floor=run.floor[index],
         ceiling=run.ceiling[index],
+        linear=linear,
     )
 
 

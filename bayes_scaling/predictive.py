@@ -96,7 +96,7 @@ def predictive_draws(
         # A target's own deviation for a model (zero for benchmarks): a fresh draw,
         # as for a model the fit has not seen.
         eta = eta + rng.normal(size=eta.shape) * params["spread"][:, None, :]
-    p = expected_score(eta, params["floor"][:, None, :], params["ceiling"])
+    p = expected_score(eta, params["floor"][:, None, :], params["ceiling"], params["linear"])
     if noise:
         p = draw(
             p,
@@ -104,6 +104,7 @@ def predictive_draws(
             params["n_items"],
             rng,
             fit.spec.measurement,
+            params["linear"],
         )
     return xr.DataArray(
         p,
@@ -183,7 +184,9 @@ def _benchmark_residuals(
     else:
         y = scores.transpose("model", "benchmark").reindex(model=list(models), benchmark=bench)
         y = y.to_numpy().astype(float)
-    missing = ~np.isfinite(y)
+    # A linear column has no logit residual (as in the graph): zero, never drawn.
+    lin = data["linear"].to_numpy().astype(bool) if "linear" in data.coords else False
+    missing = ~np.isfinite(y) | lin
     out = resid(cap, np.where(missing, floor, y))
     if rng is None:
         return np.where(missing[None], 0.0, out)
@@ -194,7 +197,7 @@ def _benchmark_residuals(
     seen = np.isfinite(y_fit)
     r_fit = resid(s_fit, np.where(seen, y_fit, floor))
     rms = np.sqrt((np.where(seen[None], r_fit, 0.0) ** 2).sum(1) / np.maximum(seen.sum(0), 1))
-    fresh = rng.normal(size=out.shape) * rms[:, None, :]
+    fresh = np.where(lin, 0.0, rng.normal(size=out.shape) * rms[:, None, :])
     return np.where(missing[None], fresh, out)
 
 
@@ -204,7 +207,7 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
     targets = list(fit.posterior["target"].to_numpy()) if "target" in fit.posterior.dims else []
     data = fit.data
     tdata = fit.targets
-    inter, weights, noise, floor, ceiling, n_items = [], [], [], [], [], []
+    inter, weights, noise, floor, ceiling, n_items, linear = [], [], [], [], [], [], []
     spread, resid_w = [], []
     n_s = post_b.sizes["sample"]
     has_resid = "target_residual_weights" in fit.posterior
@@ -246,6 +249,7 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
         ceiling.append(hi)
         n = float(row["n_items"]) if "n_items" in row.coords else np.nan
         n_items.append(n)
+        linear.append(bool(row["linear"]) if "linear" in row.coords else False)
     return {
         "intercept": np.stack(inter, axis=-1),
         "weights": np.stack(weights, axis=1),
@@ -255,6 +259,7 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
         "floor": np.stack(floor, axis=-1),
         "ceiling": np.asarray(ceiling),
         "n_items": np.asarray(n_items),
+        "linear": np.asarray(linear, dtype=bool),
     }
 
 
@@ -369,7 +374,7 @@ def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Datase
     p = p[:, mi, ci]
     params = column_params(fit, uniq_c)
     phi = precision(params["noise"][:, ci])
-    values = draw(p, phi, params["n_items"][ci], rng, fit.spec.measurement)
+    values = draw(p, phi, params["n_items"][ci], rng, fit.spec.measurement, params["linear"][ci])
     return xr.Dataset(
         # float32: replicated scores need no more, and the group is as large as the
         # pointwise log-likelihood (a quarter of a default results file).

@@ -81,6 +81,9 @@ class BenchmarkInfo:
         Other column names meaning the same benchmark.
     ceiling : float
         Best attainable score on the [0, 1] scale, in (floor, 1]; 1 unless stated.
+    linear : bool
+        Not a bounded share (an Elo rating, a contest rating, dollars): modelled on its
+        standardised scale with a normal measurement (registry CSV: ``scale = linear``).
 
     Examples
     --------
@@ -95,6 +98,7 @@ class BenchmarkInfo:
     protocol: str = ""
     aliases: tuple[str, ...] = ()
     ceiling: float = 1.0
+    linear: bool = False
 
     def __post_init__(self) -> None:
         def bad(message: str) -> DataError:
@@ -116,6 +120,8 @@ class BenchmarkInfo:
             raise bad(f"n_items {self.n_items!r} is not a positive integer")
         if not isinstance(self.continuous, bool):
             raise bad(f"continuous {self.continuous!r} is not true or false")
+        if not isinstance(self.linear, bool):
+            raise bad(f"linear {self.linear!r} is not true or false")
         if not isinstance(self.aliases, tuple) or not all(
             isinstance(a, str) and a.strip() for a in self.aliases
         ):
@@ -132,7 +138,7 @@ class BenchmarkInfo:
         --------
         >>> BenchmarkInfo.unknown("MyEval")
         BenchmarkInfo(name='MyEval', floor=0.0, n_items=None, continuous=True, protocol='', \
-aliases=(), ceiling=1.0)
+aliases=(), ceiling=1.0, linear=False)
         """
         return cls(name=name)
 
@@ -198,13 +204,14 @@ class Registry(Mapping[str, BenchmarkInfo]):
 
         Columns: ``benchmark``, ``chance`` (empty = 0), ``n_items`` (empty = unknown),
         ``protocol``, and optionally ``continuous`` (true/false; default false when
-        ``n_items`` is given) and ``aliases`` (``|``-separated).
+        ``n_items`` is given), ``aliases`` (``|``-separated) and ``scale`` (``share``,
+        the default, or ``linear``).
 
         Examples
         --------
         >>> Registry.from_csv_text("benchmark,chance,n_items,protocol\\nX,0.5,10,coin\\n")["X"]
         BenchmarkInfo(name='X', floor=0.5, n_items=10, continuous=False, protocol='coin', \
-aliases=(), ceiling=1.0)
+aliases=(), ceiling=1.0, linear=False)
         """
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
         missing = {"benchmark", "chance", "n_items"} - set(frame.columns)
@@ -222,6 +229,9 @@ aliases=(), ceiling=1.0)
             if flag not in {"", "true", "false"}:
                 raise DataError(_SOURCE, f"continuous {flag!r} is not true/false", column=name)
             continuous = flag == "true" if flag else n_items is None
+            scale = record.get("scale", "").strip().lower() or "share"
+            if scale not in {"share", "linear"}:
+                raise DataError(_SOURCE, f"scale {scale!r} is not share/linear", column=name)
             alias_text = record.get("aliases", "").strip()
             entries.append(
                 BenchmarkInfo(
@@ -231,6 +241,7 @@ aliases=(), ceiling=1.0)
                     continuous=continuous,
                     protocol=record.get("protocol", "").strip(),
                     aliases=tuple(a.strip() for a in alias_text.split("|")) if alias_text else (),
+                    linear=scale == "linear",
                 )
             )
         return cls(entries)

@@ -54,6 +54,9 @@ def test_help_defaults_match_their_sources() -> None:
         place.DEFAULT_PROPOSALS,
     )
     assert _common.N_REGISTRY_NAMES == len(simulate.REGISTRY_NAMES)
+    from bayes_scaling.cli.complete import COMPLETE_SPEC
+
+    assert COMPLETE_SPEC == importlib.import_module("bayes_scaling.complete").DEFAULT_SPEC
 
 
 def test_help_does_not_import_the_sampling_stack() -> None:

@@ -40,8 +40,9 @@ place_mod = importlib.import_module("bayes_scaling.place")
 
 MODE = "FAST_COMPILE"
 SPECS = sorted(p.stem for p in (Path(__file__).parents[1] / "models").glob("*.toml"))
-#: Every spec, and a table without any compute (a frontier leaderboard: no compute trend).
-CASES = [*SPECS, "k2@no-compute"]
+#: Every spec, a table without any compute (a frontier leaderboard: no compute trend), and
+#: one with a linear column (an Elo-like rating: identity link, normal measurement).
+CASES = [*SPECS, "k2@no-compute", "k2@linear"]
 
 
 @functools.cache
@@ -49,6 +50,31 @@ def _sim():
     # Count and continuous benchmarks, some models without compute, some scores missing.
     return simulate(
         24, 4, 8, capabilities=4, missing=0.1, seed=3, compute_missing=0.15, continuous=True
+    )
+
+
+def _with_linear_column(data: xr.Dataset, name: str) -> xr.Dataset:
+    """``name`` turned into a linear column (z-scores of 1000 + 400 * its share)."""
+    raw = 1000.0 + 400.0 * data["score"].sel(benchmark=name)
+    centre, spread = float(raw.mean()), float(raw.std())
+    data = data.copy(deep=True)
+    data["score"].loc[{"benchmark": name}] = (raw - centre) / spread
+    j = [str(b) for b in data["benchmark"].to_numpy()].index(name)
+
+    def put(coord: str, value: float) -> np.ndarray:
+        out = data[coord].to_numpy().astype(float).copy()
+        out[j] = value
+        return out
+
+    linear = np.zeros(data.sizes["benchmark"], dtype=bool)
+    linear[j] = True
+    return data.assign_coords(
+        linear=("benchmark", linear),
+        floor=("benchmark", put("floor", 0.0)),
+        ceiling=("benchmark", put("ceiling", 1.0)),
+        n_items=("benchmark", put("n_items", np.nan)),
+        lower=("benchmark", put("lower", centre)),
+        upper=("benchmark", put("upper", centre + spread)),
     )
 
 
@@ -71,6 +97,8 @@ def _cached_point(spec_name: str, seed: int = 0):
     data = sim.data
     if variant == "no-compute":
         data = data.assign_coords(flops=("model", np.full(data.sizes["model"], np.nan)))
+    if variant == "linear":
+        data = _with_linear_column(data, "ARC-C")
     if spec.compute_only:
         data = data.isel(model=np.flatnonzero(np.isfinite(data["flops"].to_numpy())))
     targets = None
@@ -91,7 +119,7 @@ def _cached_point(spec_name: str, seed: int = 0):
     outs = model.replace_rvs_by_values([model[n] for n in names])
     fn = model.compile_fn(outs, inputs=model.value_vars, mode=MODE, on_unused_input="ignore")
     values = dict(zip(names, fn(point), strict=True))
-    obs_vars = [v for v in ("y_count", "y_cont") if v in model]
+    obs_vars = [v for v in ("y_count", "y_cont", "y_lin") if v in model]
     ll_fn = model.compile_fn(
         model.logp(vars=[model[v] for v in obs_vars], sum=False),
         inputs=model.value_vars,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,7 @@ CONTRACT_COORDS = {
     "floor",
     "ceiling",
     "n_items",
+    "linear",
     "lower",
     "upper",
 }
@@ -47,6 +49,7 @@ def check_contract(ds: xr.Dataset) -> None:
     assert ds["score"].dtype == np.float64
     for name in ("params", "tokens", "flops"):
         assert ds[name].dims == ("model",) and ds[name].dtype == np.float64
+    assert ds["linear"].dims == ("benchmark",) and ds["linear"].dtype == bool
     for name in ("floor", "ceiling", "n_items", "lower", "upper"):
         assert ds[name].dims == ("benchmark",) and ds[name].dtype == np.float64
     assert ds["family"].dims == ("model",)
@@ -422,3 +425,32 @@ def test_item_count_file_must_agree_with_a_long_table(write_table: Callable[...,
     assert str(info.value) == (
         f"{counts}, row 1, column 'n_items': n_items 11 for benchmark 'X' differs from 10 in {path}"
     )
+
+
+def test_linear_columns_are_z_scores_and_map_back(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("Model,MMLU,Elo,Cost\na,0.3,1000,1\nb,0.4,1100,2\nc,0.5,,3\nd,,1200,4\n")
+    ds = read_table(path, linear=["Elo", "Cost"])
+    z = ds["score"].sel(benchmark="Elo").to_numpy()
+    np.testing.assert_allclose(z[[0, 1, 3]], [-1.224744871, 0.0, 1.224744871])
+    raw = ds["lower"] + ds["score"] * (ds["upper"] - ds["lower"])
+    np.testing.assert_allclose(raw.sel(benchmark="Cost").to_numpy(), [1, 2, 3, 4])
+    assert ds["linear"].to_numpy().tolist() == [False, True, True]
+    assert np.isnan(ds["n_items"].sel(benchmark="Cost"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"linear": ["Nope"]}, "column 'Nope': --linear names a column that is not a benchmark"),
+        (
+            {"linear": ["Elo"], "ranges": {"Elo": (0, 2000)}},
+            "column 'Elo': a column is either linear or has a --range",
+        ),
+    ],
+)
+def test_bad_linear_declarations(tmp_path: Path, kwargs: dict, message: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("Model,MMLU,Elo\na,0.3,1000\nb,0.4,1100\nc,0.5,1200\n")
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_table(path, **kwargs)

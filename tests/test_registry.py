@@ -33,6 +33,7 @@ def test_default_has_the_packaged_benchmarks(reg: Registry) -> None:
         "GPQA",
         "MUSR",
         "MMLU-PRO",
+        "Arena Elo",
     ]
     assert reg["MMLU"] == BenchmarkInfo(
         "MMLU", 0.25, 14042, False, "5-shot, 4-way multiple choice, test split"
@@ -161,4 +162,15 @@ def test_from_csv_text_defaults() -> None:
 def test_equality_and_repr(reg: Registry) -> None:
     assert reg == Registry.default().with_overrides({})
     assert reg != reg.with_overrides({"MMLU": {"floor": 0.2}})
-    assert "14 benchmarks" in repr(reg)
+    assert "15 benchmarks" in repr(reg)
+
+
+def test_a_linear_entry() -> None:
+    reg = Registry.default()
+    assert reg["Arena Elo"].linear and not reg["MMLU"].linear
+    assert reg.canonical("Chatbot Arena Elo") == "Arena Elo"
+    text = "benchmark,chance,n_items,protocol,scale\nR,,,rating,linear\nS,0.5,10,coin,\n"
+    custom = Registry.from_csv_text(text)
+    assert custom["R"].linear and not custom["S"].linear
+    with pytest.raises(DataError, match="scale 'log' is not share/linear"):
+        Registry.from_csv_text("benchmark,chance,n_items,protocol,scale\nR,,,x,log\n")

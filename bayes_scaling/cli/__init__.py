@@ -33,6 +33,7 @@ from bayes_scaling.errors import BayesScalingError
 # the order ``--help`` lists them (backtest used to be part of compare, and stays after it).
 # isort: off
 from bayes_scaling.cli import compare as _compare  # noqa: F401
+from bayes_scaling.cli import complete as _complete  # noqa: F401
 from bayes_scaling.cli import backtest as _backtest  # noqa: F401
 from bayes_scaling.cli import data as _data  # noqa: F401
 from bayes_scaling.cli import fit as _fit  # noqa: F401

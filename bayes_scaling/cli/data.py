@@ -179,11 +179,13 @@ def open_table(
     table: str | Path,
     percent: bool = False,
     ranges: dict[str, tuple[float, float]] | None = None,
+    **options: Any,
 ) -> xr.Dataset:
     """The tidy dataset of a bundled table name or a file, as every command reads a table.
 
-    :func:`bayes_scaling.datasets.resolve_table` (which decides name or path), with
-    unknown-benchmark warnings reported as one line on stderr.
+    :func:`bayes_scaling.datasets.resolve_table` (which decides name or path; ``options``
+    are its ``linear`` and ``min_models``), with unknown-benchmark warnings reported as
+    one line on stderr.
 
     Raises
     ------
@@ -197,7 +199,7 @@ def open_table(
     128
     """
     return read_reporting_warnings(
-        lambda: datasets.resolve_table(table, percent=percent, ranges=ranges)
+        lambda: datasets.resolve_table(table, percent=percent, ranges=ranges, **options)
     )
 
 
