@@ -386,6 +386,7 @@ def _evaluate(
             m[:, j][:, None],
             phi[:, j][:, None],
             fit.spec.measurement,
+            np.full(s, params["linear"][j]),
         )
         lw = ll.T.copy()
         np.fill_diagonal(lw, -np.inf)
