@@ -32,7 +32,7 @@ import pandas as pd
 import pytensor
 import xarray as xr
 
-from bayes_scaling import __version__
+from bayes_scaling import __version__, interrupts
 from bayes_scaling.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.intervals import summarise  # noqa: F401  (re-exported: an old import path)
@@ -43,6 +43,7 @@ from bayes_scaling.model import (
     build_inputs,
     build_model,
 )
+from bayes_scaling.progress import report
 from bayes_scaling.specs import DEFAULT_SPEC, ModelSpec, load_spec, spec_from_dict
 
 Sampler = Literal["nutpie", "pymc", "numpyro", "advi"]
@@ -366,6 +367,20 @@ class FitResults:
                 f"{path}: written by bayes_scaling {attrs.get('bayes_scaling_version', '?')}, "
                 f"whose model differs from this version's ({__version__}); refit it"
             )
+        approximate = bool(attrs.get("approximate", 0))
+        try:
+            chains, draws = int(attrs["chains"]), int(attrs["draws"])
+        except (KeyError, TypeError, ValueError):
+            raise ResultsFileError(
+                f"{path}: not a bayes_scaling results file (no draws or chains)"
+            ) from None
+        if approximate:
+            # One chain of independent draws; their number is not stamped exactly.
+            draws = int(tree["posterior"].sizes.get("draw", 0)) or draws
+        partial = partial_draws(tree["posterior"].to_dataset(), chains, draws)
+        if partial:
+            # Written by an interrupted run of an older version: not a result.
+            raise ResultsFileError(f"{path}: an incomplete run ({partial}); refit it")
         if spec is not None:
             want = load_spec(spec)
             if want.hash() != file_spec.hash():
@@ -473,14 +488,23 @@ class CapabilityModel:
         # the graph's sums differently from one compilation to the next (a dask worker
         # and the parent process gave different tables), and the sampler's trajectories
         # amplify the last bit.
-        with warnings.catch_warnings(), pytensor.config.change_flags(numba__fastmath=False):
+        with (
+            warnings.catch_warnings(),
+            pytensor.config.change_flags(numba__fastmath=False),
+            interrupts.watch() as signals,
+        ):
             warnings.simplefilter("ignore", category=RuntimeWarning)
             warnings.simplefilter("ignore", category=FutureWarning)
+            name = self.spec.name
+            report(f"{name}: compiling")
+            interrupts.fault_point("compiling")
             if sampler == "nutpie":
                 import nutpie
 
                 compiled = nutpie.compile_pymc_model(model)
-                tree = nutpie.sample(
+                report(f"{name}: starting chains")
+                watcher = _NutpieProgress(name, tune)
+                running = nutpie.sample(
                     compiled,
                     draws=draws,
                     tune=tune,
@@ -488,11 +512,21 @@ class CapabilityModel:
                     cores=cores,
                     seed=seed,
                     progress_bar=progress,
+                    progress_callback=watcher,
                     # Diagonal: with the native-unit parametrisation (model.py) it mixes
                     # as well as low-rank adaptation at a seventh of the cost per draw.
                     adaptation="diag",
+                    blocking=False,
                 )
+                try:
+                    # Not nutpie's blocking call: on KeyboardInterrupt it returns the
+                    # partial trace as if it were complete; here any interrupt discards it.
+                    tree = running.wait()
+                except BaseException:
+                    running.cancel()
+                    raise
             elif sampler == "advi":
+                report(f"{name}: fitting ADVI")
                 tree = _fit_advi(model, draws * chains, seed, progress)
             else:
                 if sampler == "numpyro":
@@ -502,6 +536,7 @@ class CapabilityModel:
                         raise BayesScalingError(
                             "sampler 'numpyro' needs the numpyro extra: pip install 'bayes-scaling[numpyro]'"
                         ) from None
+                report(f"{name}: sampling ({sampler})")
                 tree = pm.sample(
                     draws=draws,
                     tune=tune,
@@ -513,6 +548,15 @@ class CapabilityModel:
                     nuts_sampler=sampler,
                     compute_convergence_checks=False,
                 )
+            if signals:
+                # The sampler swallowed the interrupt and returned what it had (PyMC's
+                # ADVI and pm.sample do): never a result.
+                raise KeyboardInterrupt
+            expect = (1, draws * chains) if sampler in APPROXIMATE else (chains, draws)
+            partial = partial_draws(tree["posterior"].to_dataset(), *expect)
+            if partial:
+                raise KeyboardInterrupt(f"sampling stopped early: {partial}")
+            report(f"{name}: log-likelihood and predictive draws")
             seconds = time.perf_counter() - start
             tree = pm.compute_log_likelihood(tree, model=model, progressbar=False)
         vi = {k: v for k, v in tree["sample_stats"].attrs.items() if k.startswith("advi_")}
@@ -547,6 +591,59 @@ class CapabilityModel:
     def load(self, path: str | Path) -> FitResults:
         """Load a results file, refusing one fitted with another spec."""
         return FitResults.load(path, spec=self.spec)
+
+
+class _NutpieProgress:
+    """nutpie's progress callback: the command's progress and the fault hook's phases.
+
+    Runs on a nutpie thread every 100 ms with one ``ChainProgress`` per chain.
+    """
+
+    def __init__(self, name: str, tune: int) -> None:
+        self.name = name
+        self.tune = tune
+        self.phases: set[str] = set()
+
+    def __call__(self, chains: Sequence[Any]) -> None:
+        done = sum(int(c.finished_draws) for c in chains)
+        total = sum(int(c.total_draws) for c in chains)
+        drawing = any(not c.tuning and int(c.finished_draws) > self.tune for c in chains)
+        phase = "drawing" if drawing else "tuning"
+        report(f"{self.name}: {phase}, {done}/{total} steps of {len(chains)} chains", done, total)
+        if phase not in self.phases:
+            self.phases.add(phase)
+            interrupts.fault_point(phase)
+
+
+def partial_draws(posterior: xr.Dataset, chains: int, draws: int) -> str:
+    """Why ``posterior`` is not a complete run of ``chains`` x ``draws``; ``""`` if it is.
+
+    An interrupted sampler returns what it has: fewer draws, or chains padded with NaN to
+    the longest one (nutpie). Neither is a result.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> post = xr.Dataset({"a": (("chain", "draw"), np.array([[1.0, 2.0], [3.0, np.nan]]))})
+    >>> partial_draws(post, 2, 2)
+    '1 of 4 draws are NaN padding'
+    >>> partial_draws(post, 2, 3)
+    '2 chains x 2 draws, not 2 x 3'
+    """
+    n_chain, n_draw = posterior.sizes.get("chain", 0), posterior.sizes.get("draw", 0)
+    if (n_chain, n_draw) != (chains, draws):
+        return f"{n_chain} chains x {n_draw} draws, not {chains} x {draws}"
+    padded: np.ndarray | None = None
+    for var in posterior.data_vars.values():
+        if var.dtype.kind != "f" or not {"chain", "draw"} <= set(var.dims):
+            continue
+        other = [d for d in var.dims if d not in ("chain", "draw")]
+        empty = np.isnan(var.transpose("chain", "draw", *other).to_numpy())
+        empty = empty.reshape(n_chain, n_draw, -1).all(axis=-1)
+        padded = empty if padded is None else padded & empty
+    if padded is not None and padded.any():
+        return f"{int(padded.sum())} of {padded.size} draws are NaN padding"
+    return ""
 
 
 def _fit_advi(model: Any, n_draws: int, seed: int, progress: bool) -> xr.DataTree:

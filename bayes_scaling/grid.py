@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 from bayes_scaling import __version__
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.io import atomic_path, atomic_write_text
+from bayes_scaling.progress import report as report_progress
 
 if TYPE_CHECKING:  # pandas is imported lazily: spawned workers only need this module's code.
     import pandas as pd
@@ -631,7 +632,11 @@ def run_grid(
         if on_result is not None:
             on_result(task, outcome.get("metrics"), outcome.get("error"))
         bar.update(bar_id, advance=1, state=f"{counts['failed']} failed")
+        # The command's plain progress line when there is no terminal (bayes_scaling.progress).
+        n_done = n_cached + counts["done"] + counts["failed"]
+        report_progress(f"{n_done}/{len(unique)} tasks ({counts['failed']} failed)")
 
+    report_progress(f"{n_cached}/{len(unique)} tasks (cached), running the rest")
     finished = False
     try:
         with bar:

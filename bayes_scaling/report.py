@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bayes_scaling import plots
+from bayes_scaling import interrupts, plots
 from bayes_scaling.diagnostics import BFMI_MIN, CHECK, OK
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.io import atomic_write_text
@@ -281,7 +281,10 @@ def write_report(
         # rc_context: a report must look the same whatever the user's matplotlibrc says.
         with matplotlib.rc_context(matplotlib.rcParamsDefault):
             _build(fit, tmp, level=level, reference=ref, seed=seed, dpi=dpi)
-        _publish(tmp, out)
+        # Ctrl-C or SIGTERM waits for the last rename: never half an old, half a new report.
+        with interrupts.deferred():
+            _publish(tmp, out)
+            interrupts.mark_saved(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / "index.html"

@@ -4,7 +4,10 @@ Each command module (``cli/data.py``, ``cli/fit.py``, ``cli/forecast.py``,
 ``cli/backtest.py``, ...) registers its commands on :data:`app` (defined in
 ``cli/_common.py``) and is imported here. :func:`main` is the console entry
 point: it turns a :class:`~bayes_scaling.errors.BayesScalingError` into one line on stderr
-and exit status 2, never a traceback.
+and exit status 2, never a traceback. Ctrl-C or SIGTERM end a command with one line saying
+what was saved (nothing, unless a complete output had already been published) and exit
+status 130 or 143 (:mod:`bayes_scaling.interrupts`). Python warnings, the sampler's
+included, are printed as one ``warning: ...`` line each, once.
 
 Examples
 --------
@@ -26,7 +29,8 @@ try:  # typer >= 0.29 vendors click; older releases use the click package itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import ClickException as _ClickException
 
-from bayes_scaling.cli._common import app
+from bayes_scaling import interrupts
+from bayes_scaling.cli._common import app, routed_warnings
 from bayes_scaling.errors import BayesScalingError
 
 # Each command module registers its commands on ``app``; imported for that side effect, in
@@ -83,20 +87,29 @@ def run(argv: Sequence[str] | None = None) -> int:
         0 on success, 2 for a user error, click's own code for usage errors.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        result = app(args=args, prog_name="bayes-scaling", standalone_mode=False)
-    except BayesScalingError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return 2
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except _ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
+    with interrupts.cli_signals(), routed_warnings():
+        try:
+            result = app(args=args, prog_name="bayes-scaling", standalone_mode=False)
+        except BayesScalingError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            return 2
+        except typer.Exit as exc:
+            return int(exc.exit_code)
+        except _ClickException as exc:
+            exc.show()
+            return int(exc.exit_code)
+        except interrupts.Interrupted as exc:
+            _say_interrupted()
+            return exc.exit_code
+        except (KeyboardInterrupt, typer.Abort):
+            # Outside the main thread (no handler installed), or a sampler's own check.
+            _say_interrupted()
+            return 130
     return int(result) if isinstance(result, int) else 0
+
+
+def _say_interrupted() -> None:
+    typer.echo(interrupts.interrupted_message(), err=True)
 
 
 def main() -> None:

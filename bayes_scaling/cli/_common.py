@@ -14,11 +14,16 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
 import typer
 
 from bayes_scaling.errors import BayesScalingError
 
-__all__ = ["app", "split_list"]
+__all__ = ["app", "routed_warnings", "split_list", "warn"]
 
 # Defaults shown in ``--help``. They are copies, so that ``bayes-scaling --help`` (and
 # ``import bayes_scaling.cli``) need not import PyMC, ArviZ and the estimator, which take
@@ -71,3 +76,44 @@ def split_list(text: str, what: str) -> list[str]:
     if not items:
         raise BayesScalingError(f"--{what} is empty")
     return items
+
+
+_said: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """Print ``warning: <message>`` on stderr, once per command (a repeat is dropped).
+
+    The sampler's convergence warning reaches the command twice (the library emits it as
+    a Python warning, the command prints the diagnostics): the user reads it once.
+
+    Examples
+    --------
+    >>> with routed_warnings():
+    ...     warn("3 divergent transitions")  # doctest: +SKIP
+    """
+    line = " ".join(str(message).split("\n")[0].split())
+    if line in _said:
+        return
+    _said.add(line)
+    typer.echo(f"warning: {line}", err=True)
+
+
+@contextlib.contextmanager
+def routed_warnings() -> Iterator[None]:
+    """Print Python warnings as one ``warning: ...`` line each, without file paths.
+
+    Python's own format shows the file and line of the code that warned, which means
+    nothing to a user of the command line (and repeats for each call site).
+    """
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        warn(str(message))
+
+    _said.clear()
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            _said.clear()

@@ -36,7 +36,9 @@ from bayes_scaling.cli._common import app, split_list
 from bayes_scaling.cli.data import DATA_HELP, open_table
 from bayes_scaling.errors import BayesScalingError, DataError
 from bayes_scaling.grid import run_grid, write_table
-from bayes_scaling.io import atomic_path
+from bayes_scaling.interrupts import expect_output
+from bayes_scaling.io import atomic_path, check_output
+from bayes_scaling.progress import reporting
 
 
 class RouteOption(StrEnum):
@@ -256,6 +258,14 @@ def backtest_command(
     mse_baseline on the normalised scale, status, error per row) and prints the area under
     the error-vs-cutoff curve per target and spec.
     """
+    # Before any fit: a path that cannot be written would lose the whole grid's table.
+    check_output(out, suffixes=(".csv",))
+    expect_output(out)
+    if plot is not None:
+        check_output(plot, option="--plot", suffixes=(".png", ".pdf", ".svg"))
+        expect_output(plot)
+    if cache_dir is not None:
+        check_output(cache_dir, option="--cache-dir", folder=True)
     bench_src = _source(benchmarks)
     target_srcs = [_source(t) for t in (target or [benchmarks])]
     bench = open_table(bench_src, percent)
@@ -326,14 +336,17 @@ def backtest_command(
         for t in tasks
     ]
     cache = cache_dir or out.parent / f"{out.stem}.cache"
-    table = run_grid(
-        tasks,
-        backtest_worker,
-        cache_dir=cache,
-        scheduler=scheduler,
-        n_workers=workers,
-        progress=sys.stderr.isatty(),
-    )
+    # The grid draws its own bar on a terminal; elsewhere a plain line about every 10 s.
+    # Finished cells are in the cache as each ends: an interrupted run resumes from them.
+    with reporting("backtest", bar=False):
+        table = run_grid(
+            tasks,
+            backtest_worker,
+            cache_dir=cache,
+            scheduler=scheduler,
+            n_workers=workers,
+            progress=sys.stderr.isatty(),
+        )
     write_table(table, out)
     n_failed = int((table["status"] == "failed").sum())
     typer.echo(f"wrote {out}: {len(table)} rows ({n_failed} failed)")

@@ -28,9 +28,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bayes_scaling.cli._common import app, split_list
+from bayes_scaling.cli._common import app, split_list, warn
 from bayes_scaling.cli.data import DATA_HELP, open_table
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.progress import reporting
 
 
 def _finite(v: Any) -> Any:
@@ -138,26 +139,27 @@ def compare_command(
         if known.size == 0:
             raise BayesScalingError("--lfo-quantile needs models with known compute")
         cutoff = float(np.quantile(known, lfo_quantile))
-    table = compare_specs(
-        bench,
-        spec_list,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        by=by.value,
-        kfold=kfold.value,
-        lofo=lofo,
-        lfo_cutoff=cutoff,
-        proposals=proposals,
-        force=force,
-        on_fit=lambda spec, d: typer.echo(f"{spec}: {diagnostics_line(d)}", err=True),
-    )
+    with reporting("compare"):  # a bar on a terminal, a plain line every 10 s elsewhere
+        table = compare_specs(
+            bench,
+            spec_list,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            by=by.value,
+            kfold=kfold.value,
+            lofo=lofo,
+            lfo_cutoff=cutoff,
+            proposals=proposals,
+            force=force,
+            on_fit=lambda spec, d: typer.echo(f"{spec}: {diagnostics_line(d)}", err=True),
+        )
     for reason in table.attrs.get("refusals", []):
-        typer.echo(f"warning: --force: {reason}", err=True)
+        warn(f"--force: {reason}")
     for spec, msgs in table.attrs.get("warnings", {}).items():
         for msg in msgs:
-            typer.echo(f"warning: {spec}: {msg}", err=True)
+            warn(f"{spec}: {msg}")
     if as_json:
         records = [{k: _finite(v) for k, v in row.items()} for row in table.to_dict("records")]
         for r in records:

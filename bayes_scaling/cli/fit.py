@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,6 +33,10 @@ from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, SAMPLERS, app
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
 from bayes_scaling.diagnostics import CHECK, NOT_MEASURED, OK, Diagnostics
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.interrupts import expect_output
+from bayes_scaling.io import check_output
+from bayes_scaling.progress import report as report_progress
+from bayes_scaling.progress import reporting
 from bayes_scaling.specs import DEFAULT_SPEC, available_specs
 
 if TYPE_CHECKING:  # PyMC and ArviZ are imported by the commands that sample or read fits
@@ -123,6 +128,7 @@ def _check_sampling(sampler: str, draws: int, tune: int, chains: int) -> None:
 
 
 def _check_out_file(out: Path) -> None:
+    """Refuse an --out that could not be written, before the (slow) fit, not after."""
     if out.is_dir():
         raise BayesScalingError(f"{out}: is a folder; --out names the results file to write")
     if out.suffix.lower() != ".nc":
@@ -130,6 +136,8 @@ def _check_out_file(out: Path) -> None:
         raise BayesScalingError(
             f"--out {out}: a results file is netCDF, named *.nc (e.g. {out.with_suffix('.nc')})"
         )
+    check_output(out)
+    expect_output(out)
 
 
 def _sample(
@@ -142,7 +150,7 @@ def _sample(
     tune: int,
     chains: int,
 ) -> FitResults:
-    """Fit with the sampler's own progress bar on a terminal, a plain line elsewhere."""
+    """Fit with a progress bar on a terminal, a plain line about every 10 s elsewhere."""
     n_models, n_bench = table.sizes["model"], table.sizes["benchmark"]
     console.print(
         Text(
@@ -152,12 +160,8 @@ def _sample(
         ),
         highlight=False,
     )
-    interactive = console.is_terminal
-    if interactive and sampler == "nutpie":
-        # nutpie compiles silently for tens of seconds before its own bar appears; a
-        # one-off line says the command is alive (a spinner would fight with the bar).
-        console.print("compiling the model, then sampling ...", style="dim")
-    try:
+    # On a terminal, a bar; elsewhere a plain line about every 10 s (bayes_scaling.progress).
+    with reporting("fit", stream=console.file):
         fit = model.fit(
             table,
             draws=draws,
@@ -165,13 +169,8 @@ def _sample(
             chains=chains,
             sampler=sampler,  # type: ignore[arg-type]
             seed=seed,
-            progress=interactive,
             warn=False,  # reported by the caller, once, as a table
         )
-    except KeyboardInterrupt:
-        raise typer.Abort() from None
-    if interactive:
-        console.print()  # the sampler's bar leaves the cursor at the end of its last line
     return fit
 
 
@@ -327,8 +326,12 @@ def report_command(
     from bayes_scaling.estimator import FitResults
     from bayes_scaling.report import write_report
 
+    check_output(out, folder=True)
+    expect_output(out)
     fit = FitResults.load(run_file, spec=spec)
-    index = write_report(fit, out, level=level, reference=reference, seed=seed)
+    with reporting("report", stream=sys.stderr):
+        report_progress("writing the report")
+        index = write_report(fit, out, level=level, reference=reference, seed=seed)
     typer.echo(f"report: {index}")
 
 
@@ -359,9 +362,9 @@ def demo_command(
     from bayes_scaling.report import write_report
 
     _check_sampling(sampler, draws, tune, chains)
-    if out.exists() and not out.is_dir():
-        raise BayesScalingError(f"{out}: exists and is not a folder")
+    check_output(out, folder=True)
     run_file = out / "RUN.nc"
+    expect_output(out)
     model = CapabilityModel(DEFAULT_SPEC)
     table = datasets.load(DEMO_DATA)
     console = Console(stderr=True, soft_wrap=True)
@@ -370,6 +373,8 @@ def demo_command(
     stdout = Console(soft_wrap=True)
     _print_diagnostics(stdout, fit.diagnostics)
     # Report from the file as written, so the page shows its content hash.
-    index = write_report(FitResults.load(run_file), out, seed=seed)
+    with reporting("demo", stream=sys.stderr):
+        report_progress("writing the report")
+        index = write_report(FitResults.load(run_file), out, seed=seed)
     stdout.print(Text(f"results: {run_file}"), highlight=False)
     stdout.print(Text(f"report:  {index}"), highlight=False)

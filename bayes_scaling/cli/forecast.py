@@ -13,10 +13,12 @@ from typing import Annotated, Any
 import typer
 
 from bayes_scaling.backtest import read_metric
-from bayes_scaling.cli._common import FORECAST_SPEC, SAMPLERS, app
+from bayes_scaling.cli._common import FORECAST_SPEC, SAMPLERS, app, warn
 from bayes_scaling.cli.data import DATA_HELP, open_table
 from bayes_scaling.errors import BayesScalingError, DataError
-from bayes_scaling.io import atomic_path
+from bayes_scaling.interrupts import expect_output
+from bayes_scaling.io import atomic_path, check_output
+from bayes_scaling.progress import reporting
 
 
 class RouteOption(StrEnum):
@@ -137,6 +139,12 @@ def forecast_command(
         raise BayesScalingError("--plot needs --metric")
     if sampler not in SAMPLERS:
         raise BayesScalingError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    # Before the fit, not after it: a path that cannot be written loses nothing yet.
+    check_output(out, suffixes=(".csv",))
+    expect_output(out)
+    if plot is not None:
+        check_output(plot, option="--plot", suffixes=(".png",))
+        expect_output(plot)
     bench = open_table(benchmarks, percent)
     tests = _read_test_models(test_models)
     cols = [c.strip() for c in benchmark_cols.split(",")] if benchmark_cols else None
@@ -152,20 +160,21 @@ def forecast_command(
         raise BayesScalingError("--target given without --metric")
     elif items is not None:
         raise BayesScalingError("--items given without --metric")
-    result = forecast(
-        bench,
-        tgt,
-        tests,
-        route=route.value,
-        benchmark_cols=cols,
-        spec=spec,
-        interval=interval,
-        seed=seed,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        sampler=sampler,  # type: ignore[arg-type]
-    )
+    with reporting("forecast"):
+        result = forecast(
+            bench,
+            tgt,
+            tests,
+            route=route.value,
+            benchmark_cols=cols,
+            spec=spec,
+            interval=interval,
+            seed=seed,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            sampler=sampler,  # type: ignore[arg-type]
+        )
     with atomic_path(out) as tmp:
         result.table.to_csv(tmp, index=False, float_format="%.6g")
     if plot is not None:
@@ -181,4 +190,4 @@ def forecast_command(
         f"{d.seconds:.1f} s sampling"
     )
     for msg in d.messages():
-        typer.echo(f"warning: {msg}", err=True)
+        warn(msg)  # the fit warned already: printed once
