@@ -8,7 +8,12 @@ genuine results without paying for sampling more than twice.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
+import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -354,3 +359,131 @@ def test_fit_with_advi_says_approximate(tmp_path: Path, capsys: pytest.CaptureFi
     assert run(["report", str(out), "--out", str(tmp_path / "rep")]) == 0
     html = next((tmp_path / "rep").glob("*.html")).read_text()
     assert "APPROXIMATE: not MCMC" in html
+
+
+# ------------------------------------------------------------------------------ --out, early
+@pytest.mark.parametrize("command", ["fit", "report"])
+def test_out_under_a_regular_file_is_refused_before_any_work(
+    command: str,
+    mocked_fit: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def no_load(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("read the results file before checking --out")
+
+    monkeypatch.setattr(FitResults, "load", no_load)
+    (tmp_path / "plain").write_text("a file")
+    target = tmp_path / "plain" / ("k1.nc" if command == "fit" else "report")
+    first = "base-llm" if command == "fit" else str(tmp_path / "plain")
+    line = fails([command, first, "--out", str(target)], capsys, tmp_path)
+    assert f"{tmp_path / 'plain'} is a file, not a folder" in line
+    assert mocked_fit == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_fit_out_in_a_read_only_folder_is_refused_before_sampling(
+    mocked_fit: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        line = fails(["fit", "base-llm", "--out", str(locked / "k1.nc")], capsys, tmp_path)
+    finally:
+        locked.chmod(0o700)
+    assert "permission denied" in line and mocked_fit == []
+
+
+# ------------------------------------------------------------------------------ progress
+def progressing_fit(tiny_fit: FitResults, seconds: float = 0.4) -> Callable[..., FitResults]:
+    """A stand-in sampler that says what it does, as the estimator does, and takes time."""
+    from bayes_scaling.progress import report
+
+    def fake(self: CapabilityModel, data: xr.Dataset, targets: Any = None, **kw: Any):
+        report("k1: tuning, 12/400 steps of 2 chains", 12, 400)
+        time.sleep(seconds)
+        return tiny_fit
+
+    return fake
+
+
+def test_fit_prints_plain_progress_lines_without_a_terminal(
+    tiny_fit: FitResults,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BAYES_SCALING_PROGRESS_INTERVAL", "0.05")
+    monkeypatch.setattr(CapabilityModel, "fit", progressing_fit(tiny_fit))
+    assert run(["fit", "base-llm", "--out", str(tmp_path / "r.nc")]) == 0
+    stderr = capsys.readouterr().err
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("fit: ")]
+    assert len(lines) >= 2, stderr
+    assert re.fullmatch(r"fit: k1: tuning, 12/400 steps of 2 chains, \d+ s", lines[0])
+    assert "\x1b[" not in stderr  # no bar, no colour codes in a log
+
+
+def test_progress_interval_defaults_to_ten_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bayes_scaling.progress import Progress
+
+    monkeypatch.delenv("BAYES_SCALING_PROGRESS_INTERVAL", raising=False)
+    assert Progress("fit", stream=io.StringIO()).interval == 10.0
+
+
+def test_forecast_shows_progress(
+    tiny_fit: FitResults,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import pandas as pd
+
+    from bayes_scaling.cli import forecast as cli_forecast
+    from bayes_scaling.progress import report
+
+    table = pd.DataFrame({"model": ["a"], "split": ["test"], "mean": [0.5]})
+
+    def fake_forecast(*args: Any, **kwargs: Any) -> Any:
+        report("k2: drawing, 800/1000 steps of 2 chains", 800, 1000)
+        time.sleep(0.3)
+        return type("Result", (), {"table": table, "fit": tiny_fit})
+
+    monkeypatch.setenv("BAYES_SCALING_PROGRESS_INTERVAL", "0.05")
+    monkeypatch.setattr(cli_forecast, "forecast", fake_forecast)
+    tests = tmp_path / "test.txt"
+    tests.write_text("EleutherAI/pythia-12b-deduped\n")
+    code = run(["forecast", "--benchmarks", "base-llm", "--test-models", str(tests),
+                "--from", "compute", "--out", str(tmp_path / "p.csv")])  # fmt: skip
+    stderr = capsys.readouterr().err
+    assert code == 0, stderr
+    assert "forecast: k2: drawing, 800/1000 steps of 2 chains, 0 s" in stderr
+
+
+# ------------------------------------------------------------------------------ warnings
+def test_warnings_are_one_line_each_and_printed_once(
+    tiny_fit: FitResults,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A library's raw warning shows no file path; the sampler's convergence warning, which
+    the fit emits and the command prints with its table, appears once."""
+
+    def warning_fit(self: CapabilityModel, data: xr.Dataset, targets: Any = None, **kw: Any):
+        for _ in range(2):
+            warnings.warn("overflow encountered in exp\nsecond line", RuntimeWarning, stacklevel=1)
+        tiny_fit.diagnostics.warn()  # what CapabilityModel.fit(warn=True) emits
+        return tiny_fit
+
+    monkeypatch.setattr(CapabilityModel, "fit", warning_fit)
+    assert run(["fit", "base-llm", "--out", str(tmp_path / "r.nc")]) == 0
+    stderr = capsys.readouterr().err
+    said = [ln for ln in stderr.splitlines() if ln.startswith("warning: ")]
+    assert "warning: overflow encountered in exp" in said
+    assert any(ln.startswith("warning: R-hat > 1.01 for ") for ln in said)
+    assert len(said) == len(set(said)), stderr  # nothing twice
+    assert (
+        ".py:" not in stderr and "RuntimeWarning" not in stderr and "SamplerWarning" not in stderr
+    )

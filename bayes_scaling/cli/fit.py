@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, SAMPLERS, app
+from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, SAMPLERS, app, warn
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
 from bayes_scaling.diagnostics import CHECK, NOT_MEASURED, OK, Diagnostics
 from bayes_scaling.errors import BayesScalingError
@@ -301,9 +301,8 @@ def _print_diagnostics(console: Console, d: Diagnostics) -> None:
         table.add_row(check.quantity, value, check.wanted, status)
     table.add_row("seconds", _num(d.seconds, ".1f"), "", "")
     console.print(table)
-    err = Console(stderr=True, soft_wrap=True)
     for message in d.messages():
-        err.print(Text(f"warning: {message}"), highlight=False)
+        warn(message)  # once, even where the library warned already
 
 
 # ---------------------------------------------------------------------------- report
