@@ -30,6 +30,7 @@ import operator
 import os
 import pickle
 import random
+import signal
 import sys
 import time
 import traceback
@@ -388,7 +389,9 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
     try:
         while queue or in_flight:
             if executor is None:
-                executor = cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
+                executor = cf.ProcessPoolExecutor(
+                    max_workers=n_workers, mp_context=context, initializer=_ignore_sigint
+                )
             while queue and len(in_flight) < n_workers:
                 task = queue.popleft()
                 in_flight[executor.submit(_execute, fn, task)] = task
@@ -419,10 +422,23 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
                     report(task, outcome)
                 executor.shutdown(wait=True)
                 executor = None
+    except BaseException as exc:
+        if executor is not None and not isinstance(exc, Exception):
+            # Ctrl-C or SIGTERM: the running tasks' results would be dropped anyway (only
+            # finished cells are kept), so stop them now rather than wait for their fits.
+            for process in list((getattr(executor, "_processes", None) or {}).values()):
+                process.terminate()
+        raise
     finally:
         if executor is not None:
             # On Ctrl-C or an error in report(): drop queued work, reap the processes.
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches every process of the terminal's group. The parent alone handles it
+    # (it keeps the finished cells and stops the workers); a worker would print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_dask(todo: Sequence[Task], fn: WorkerFn, address: str, report: Report) -> None:

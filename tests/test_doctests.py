@@ -12,6 +12,9 @@ MODULES = (
     "bayes_scaling.capability_prior",
     "bayes_scaling.compare",
     "bayes_scaling.diagnostics",
+    "bayes_scaling.io",
+    "bayes_scaling.interrupts",
+    "bayes_scaling.progress",
 )
 
 
