@@ -650,9 +650,9 @@ def run_grid(
         bar.update(bar_id, advance=1, state=f"{counts['failed']} failed")
         # The command's plain progress line when there is no terminal (bayes_scaling.progress).
         n_done = n_cached + counts["done"] + counts["failed"]
-        report_progress(f"{n_done}/{len(unique)} tasks ({counts['failed']} failed)")
+        report_progress(f"{n_done}/{len(unique)} tasks done ({counts['failed']} failed)")
 
-    report_progress(f"{n_cached}/{len(unique)} tasks (cached), running the rest")
+    report_progress(f"{n_cached}/{len(unique)} tasks done (from the cache)")
     finished = False
     try:
         with bar:

@@ -16,6 +16,7 @@ stop before compiling.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import io
 import os
 import signal
 import subprocess
@@ -249,6 +250,31 @@ def test_grid_interrupted_while_writing_a_cell(fault: Any, tmp_path: Path) -> No
         run_grid([Task("MMLU", "cutoff=1", "k1", seed=0)], toy_worker, cache_dir=cache,
                  scheduler="sync", progress=False)  # fmt: skip
     assert listing(cache) == set()  # neither the cell nor its temporary file
+
+
+#: Where test_grid_prints_plain_progress_without_a_terminal's lines go.
+_LINES = io.StringIO()
+
+
+def line_waiting_worker(task: Task) -> dict[str, float]:
+    """Finish task ``seed`` only once a progress line has said ``seed`` tasks were done."""
+    deadline = time.monotonic() + 60
+    while f"backtest: {task.seed}/4 tasks done" not in _LINES.getvalue():
+        assert time.monotonic() < deadline, _LINES.getvalue()
+        time.sleep(0.01)
+    return toy_worker(task)
+
+
+def test_grid_prints_plain_progress_without_a_terminal(tmp_path: Path) -> None:
+    """backtest's grid: its bar is off without a terminal, the plain lines say how far."""
+    from bayes_scaling.progress import reporting
+
+    tasks = [Task("MMLU", "cutoff=1", "k1", seed=s) for s in range(4)]
+    with reporting("backtest", stream=_LINES, interactive=False, interval=0.02, bar=False):
+        run_grid(tasks, line_waiting_worker, cache_dir=tmp_path, scheduler="sync", progress=False)
+    lines = _LINES.getvalue().splitlines()
+    assert lines[0].startswith("backtest: 0/4 tasks done (from the cache), ")
+    assert any(ln.startswith("backtest: 3/4 tasks done (0 failed), ") for ln in lines)
 
 
 # ------------------------------------------------------------------ partial results files
