@@ -22,8 +22,8 @@ points of the column's declared range. The truth of a hidden cell is its observe
 Cases:
 
 ``sim``
-    ``simulate(100 models, 12 families, 30 benchmarks, K=2, missing=0.75)`` with all
-    compute hidden (params, tokens and FLOPs set to NaN on the dataset).
+    ``simulate(100 models, 12 families, 30 benchmarks, K=2, missing=0.75,
+    compute_missing=1.0)``, parameter counts hidden too.
 ``instruct``
     The bundled ``instruct-llm`` table (27 models x 9 benchmarks, 90% filled) with its
     compute hidden; three seeded hold-outs, pooled, since one holds only ~33 cells.
@@ -104,8 +104,8 @@ def simulated_table(
 ) -> xr.Dataset:
     """A simulated sparse table (K=2) with no compute known.
 
-    Compute is hidden on the dataset rather than through ``simulate(compute_missing=)``,
-    whose draws keep two models' compute; the scores do not depend on what is hidden.
+    ``simulate(compute_missing=1.0)`` hides tokens and FLOPs; :func:`hide_compute` the
+    parameter counts too, so nothing about compute is left.
 
     Examples
     --------
@@ -122,6 +122,7 @@ def simulated_table(
         capabilities=2,
         missing=missing,
         seed=seed,
+        compute_missing=1.0,
     )
     return hide_compute(sim.data)
 
