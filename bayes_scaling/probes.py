@@ -7,17 +7,19 @@ fit's posterior draws without refitting. A preposterior analysis by importance w
 
 1. thin the fit to ``draws`` posterior draws ``theta_1..theta_S`` (each holds the model's
    capabilities and every benchmark's parameters);
-2. per draw, the expected score ``m_sc`` of each unobserved column ``c`` and ``replicates``
-   noisy predictive draws (:func:`bayes_scaling.predictive.predictive_draws`, the model's
-   own read-out and measurement layer); ``v_sc`` is their mean squared deviation from
-   ``m_sc``, the measurement variance given the draw;
-3. for a probe ``j``: draw ``y_s`` from the posterior predictive of ``j`` under draw ``s``;
-   weight every *other* draw ``t`` by the likelihood ``p(y_s | theta_t)``
-   (:func:`bayes_scaling.measurement.log_density`, the density the graph observes), which
-   is importance sampling of the posterior after also seeing ``y_s``; the conditional
-   predictive variance of column ``c`` is ``sum_t w_st (v_tc + m_tc^2) - (sum_t w_st m_tc)^2``;
-4. the expected variance after the probe is the average over ``s``; the reduction is the
-   current variance minus it.
+2. per draw, the expected score ``m_sc`` of each unobserved column ``c``
+   (:func:`bayes_scaling.predictive.predictive_draws`, the model's own read-out) and
+   ``replicates`` noisy scores around it (:func:`bayes_scaling.measurement.draw`, the
+   measurement layer); ``v_sc`` is their mean squared deviation from ``m_sc``, the
+   measurement variance given the draw;
+3. for a probe ``j`` and ``simulations`` evenly spaced draws ``s``: the simulated score
+   ``y_s`` of ``j`` under draw ``s``; weight every *other* draw ``t`` by the likelihood
+   ``p(y_s | theta_t)`` (:func:`bayes_scaling.measurement.log_density`, the density the
+   graph observes), which is importance sampling of the posterior after also seeing
+   ``y_s``; the conditional predictive variance of column ``c`` is
+   ``sum_t w_st (v_tc + m_tc^2) - (sum_t w_st m_tc)^2``;
+4. the expected variance after the probe is the average over the simulated scores; the
+   reduction is the current variance minus it.
 
 The result is exact up to Monte Carlo error (no linearisation, no Gaussian approximation)
 for the fit's own model. Leaving draw ``s`` out of its own weights makes the weighted draws
@@ -55,7 +57,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.measurement import log_density, precision
+from bayes_scaling.measurement import draw, log_density, precision
 from bayes_scaling.outliers import _subset
 from bayes_scaling.predictive import column_params, predictive_draws
 
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DRAWS",
     "DEFAULT_REPLICATES",
+    "DEFAULT_SIMULATIONS",
     "ESS_MIN",
     "MAX_DRAWS",
     "ProbeRanking",
@@ -75,6 +78,8 @@ __all__ = [
 DEFAULT_DRAWS = 400
 #: Noisy predictive draws per posterior draw, for the measurement variance given a draw.
 DEFAULT_REPLICATES = 8
+#: Scores simulated per probe: the preposterior average is over these.
+DEFAULT_SIMULATIONS = 200
 #: A probe is recomputed on more draws, then flagged, below this median importance ESS.
 ESS_MIN = 50.0
 #: Most draws the low-ESS fallback uses (the cost grows as the square of the draws).
@@ -171,6 +176,7 @@ def rank_probes(
     *,
     draws: int = DEFAULT_DRAWS,
     replicates: int = DEFAULT_REPLICATES,
+    simulations: int = DEFAULT_SIMULATIONS,
     max_draws: int = MAX_DRAWS,
     seed: int = 0,
 ) -> ProbeRanking:
@@ -189,6 +195,8 @@ def rank_probes(
         Posterior draws to use, thinned evenly (all when the fit has fewer).
     replicates : int
         Noisy predictive draws per posterior draw.
+    simulations : int
+        Scores simulated per probe (from evenly spaced draws among those used).
     max_draws : int
         Most draws of the fallback for probes whose median ESS is below :data:`ESS_MIN`
         (no fallback when not above ``draws``).
@@ -217,17 +225,21 @@ def rank_probes(
         raise BayesScalingError(f"draws must be at least 2, got {draws}")
     if replicates < 1:
         raise BayesScalingError(f"replicates must be at least 1, got {replicates}")
+    if simulations < 1:
+        raise BayesScalingError(f"simulations must be at least 1, got {simulations}")
     observed, unobserved = probe_columns(fit, model, target)
     candidates = [c for c in unobserved if c != target]
     n_total = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
-    base = _evaluate(fit, model, unobserved, candidates, target, draws, replicates, seed)
+    base = _evaluate(
+        fit, model, unobserved, candidates, target, draws, replicates, simulations, seed
+    )
     n_used = base["draws"]
     rows = base["rows"]
     per_col = base["per_column"]
     low = [c for c in candidates if rows[c]["ess"] < ESS_MIN]
     bigger = min(max_draws, n_total)
     if low and bigger > n_used:
-        more = _evaluate(fit, model, unobserved, low, target, bigger, replicates, seed)
+        more = _evaluate(fit, model, unobserved, low, target, bigger, replicates, simulations, seed)
         for c in low:
             rows[c] = more["rows"][c]
             per_col[c] = more["per_column"][c]
@@ -348,6 +360,7 @@ def _evaluate(
     target: str | None,
     draws: int,
     replicates: int,
+    simulations: int,
     seed: int,
 ) -> dict[str, Any]:
     """Expected reductions of ``candidates`` on ``draws`` evenly thinned posterior draws."""
@@ -358,41 +371,51 @@ def _evaluate(
     rng = np.random.default_rng(seed)
     cap = sub.draws("S").sel(model=[model])
     m = predictive_draws(sub, cap, unobserved, rng, noise=False).to_numpy()[:, 0, :]  # (S, C)
-    # Replicates as copies of the model: one call draws them all.
-    reps = cap.isel(model=np.zeros(replicates, dtype=np.int64))
-    reps = reps.assign_coords(model=[f"{model}#{r}" for r in range(replicates)])
-    y = predictive_draws(sub, reps, unobserved, rng, noise=True).to_numpy()  # (S, R, C)
-    v = ((y - m[:, None, :]) ** 2).mean(axis=1)
-    second = v + m**2  # E[y^2 | draw]
-    current = second.mean(axis=0) - m.mean(axis=0) ** 2
     params = column_params(sub, unobserved)
     phi = precision(params["noise"])  # (S, C)
     n_items = params["n_items"]
+    # The measurement layer's draws around each expected score, as predictive_draws makes
+    # them for a benchmark (drawn here to read the posterior per column once, not twice).
+    y = draw(
+        np.broadcast_to(m[:, None, :], (m.shape[0], replicates, m.shape[1])),
+        phi[:, None, :],
+        n_items,
+        rng,
+        fit.spec.measurement,
+    )  # (S, R, C)
+    v = ((y - m[:, None, :]) ** 2).mean(axis=1)
+    second = v + m**2  # E[y^2 | draw]
+    current = second.mean(axis=0) - m.mean(axis=0) ** 2
     scored = (
         np.array([c == target for c in unobserved])
         if target is not None
         else np.ones(len(unobserved), dtype=bool)
     )
+    # One product per probe gives both weighted moments. A BLAS product: its last bits may
+    # depend on the thread count, which a ranking (unlike a sampler's path) does not amplify.
+    moments = np.concatenate([second, m], axis=1)
+    n_cols = len(unobserved)
     rows: dict[str, dict[str, Any]] = {}
     per_column: dict[str, np.ndarray] = {}
     s = len(pick)
+    outer = np.unique(np.round(np.linspace(0, s - 1, min(simulations, s))).astype(np.int64))
     for cand in candidates:
         j = unobserved.index(cand)
-        y_sim = y[:, 0, j]
-        # ll[t, s]: log density of the score simulated under draw s, under draw t.
+        # ll[t, o]: log density of the score simulated under draw outer[o], under draw t.
         ll = log_density(
-            y_sim,
-            np.full(s, n_items[j]),
+            y[outer, 0, j],
+            np.full(len(outer), n_items[j]),
             m[:, j][:, None],
             phi[:, j][:, None],
             fit.spec.measurement,
             np.full(s, params["linear"][j]),
         )
         lw = ll.T.copy()
-        np.fill_diagonal(lw, -np.inf)
+        lw[np.arange(len(outer)), outer] = -np.inf
         w = np.exp(lw - logsumexp(lw, axis=1, keepdims=True))
         ess = 1.0 / (w**2).sum(axis=1)
-        cond = np.einsum("st,tc->sc", w, second) - np.einsum("st,tc->sc", w, m) ** 2
+        weighted = w @ moments
+        cond = weighted[:, :n_cols] - weighted[:, n_cols:] ** 2
         reduction = current - cond.mean(axis=0)
         reduction[j] = np.nan
         keep = scored.copy()
