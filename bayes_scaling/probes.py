@@ -119,7 +119,8 @@ class ProbeRanking:
     seconds : float
         Wall time.
     warnings : list of str
-        Probes whose ESS stayed low.
+        Probes whose ESS stayed low; linear columns summed with shares (their z-score
+        variance dominates).
     """
 
     model: str
@@ -244,6 +245,14 @@ def rank_probes(
             rows[c] = more["rows"][c]
             per_col[c] = more["per_column"][c]
     warnings = []
+    linear = [c for c in base["linear"] if target is None or c == target]
+    if linear and target is None and len(linear) < len(unobserved):
+        # A z-score's variance dwarfs a share's: the sum would rank for those columns.
+        warnings.append(
+            f"linear columns {', '.join(linear)} are scored on their standardised scale (sd 1 "
+            "among the table's models), shares on [0, 1]: their variance dominates the sum; "
+            "give a target to rank for one column"
+        )
     for c in candidates:
         rows[c]["low_ess"] = bool(rows[c]["ess"] < ESS_MIN)
         if rows[c]["low_ess"]:
@@ -382,6 +391,7 @@ def _evaluate(
         n_items,
         rng,
         fit.spec.measurement,
+        params["linear"],
     )  # (S, R, C)
     v = ((y - m[:, None, :]) ** 2).mean(axis=1)
     second = v + m**2  # E[y^2 | draw]
@@ -408,7 +418,7 @@ def _evaluate(
             m[:, j][:, None],
             phi[:, j][:, None],
             fit.spec.measurement,
-            np.full(s, params["linear"][j]),
+            np.full(len(outer), params["linear"][j]),
         )
         lw = ll.T.copy()
         lw[np.arange(len(outer)), outer] = -np.inf
@@ -432,4 +442,11 @@ def _evaluate(
             "low_ess": False,
         }
         per_column[cand] = reduction
-    return {"rows": rows, "per_column": per_column, "current": current, "draws": s}
+    linear = [c for c, lin in zip(unobserved, params["linear"], strict=True) if lin]
+    return {
+        "rows": rows,
+        "per_column": per_column,
+        "current": current,
+        "draws": s,
+        "linear": linear,
+    }

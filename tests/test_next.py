@@ -332,3 +332,29 @@ def test_cli_fits_a_table(
         ["next", str(table), "--model", model, "--sampler", "x"], capsys, tmp_path
     )
     assert len(mocked_fit) == 1
+
+
+def test_linear_columns_plumbing(small_fit: FitResults, rankings: dict[str, ProbeRanking]) -> None:
+    """A linear column is drawn and weighted as one (normal z-scores), and flagged in sums.
+
+    The posterior is the share fit's with one column relabelled linear: this checks the
+    plumbing (shapes, the flag reaching the measurement layer, the warning), not numbers.
+    """
+    from bayes_scaling.estimator import FitResults as Fit
+
+    model, full = max(rankings.items(), key=lambda kv: len(kv[1].current))
+    column = str(full.current.index[0])
+    tree = small_fit.tree.copy()
+    data = tree["data"].to_dataset()
+    flags = np.zeros(data.sizes["benchmark"], dtype=bool)
+    flags[[str(b) for b in data["benchmark"].to_numpy()].index(column)] = True
+    tree["data"] = xr.DataTree(data.assign_coords(linear=("benchmark", flags)))
+    relabelled = Fit(tree=tree, spec=small_fit.spec)
+    r = rank_probes(relabelled, model, draws=100)
+    assert np.isfinite(r.table["reduction"]).all()
+    assert any("linear columns" in w and column in w for w in r.warnings)
+    # A z-score varies more than a share: the linear column's current variance is larger.
+    assert r.current[column] > full.current[column]
+    targeted = rank_probes(relabelled, model, column, draws=100)
+    assert not any("linear columns" in w for w in targeted.warnings)
+    assert column not in list(targeted.table["benchmark"])
