@@ -241,10 +241,13 @@ def family_efficiency_plot(
     ax.set_xscale("log")
     ax.set_yticks(y, [f"{families[i]} ({counts[families[i]]})" for i in order], fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel(f"compute multiplier vs {ref} (median, {_pct(level)} interval, log scale)")
+    ax.set_xlabel(
+        f"effective-compute multiplier vs {ref} (median, {_pct(level)} interval, log scale)"
+    )
     ax.set_title(
-        f"Family compute efficiency vs {ref}\n(one FLOP of the family buys as much general "
-        f"capability as x FLOPs of {ref})",
+        f"Family effective-compute multiplier vs {ref} along the general axis\n"
+        f"(anchor {fit.anchors[0] if fit.anchors else 'benchmarks'}; FLOPs from table "
+        f"metadata, with its errors; not a measured compute efficiency)",
         fontsize=9,
     )
     ax.grid(axis="x", which="major", alpha=0.3)

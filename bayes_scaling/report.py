@@ -572,9 +572,12 @@ def _page(
     # --- family efficiency
     parts.append("<h2>Family compute efficiency</h2>")
     parts.append(
-        f"<p>Multiplier <em>m</em> of family <em>f</em> vs {_esc(reference)}: one training "
-        f"FLOP of <em>f</em> buys as much general capability as <em>m</em> FLOPs of "
-        f"{_esc(reference)} (<em>m</em> = 10<sup>&alpha;<sub>f</sub> - "
+        f"<p>Effective-compute multiplier <em>m</em> of family <em>f</em> vs "
+        f"{_esc(reference)} along the general axis (the direction its anchor benchmark "
+        f"defines; FLOPs from the table's metadata, with its errors, so <em>m</em> is not a "
+        f"measured compute efficiency): at the same recorded FLOPs, <em>f</em>'s models sit "
+        f"log<sub>10</sub> <em>m</em> decades higher on that axis than {_esc(reference)}'s "
+        f"(<em>m</em> = 10<sup>&alpha;<sub>f</sub> - "
         f"&alpha;<sub>ref</sub></sup>). Median and {pct} interval; families with one model "
         "are mostly prior and wide. Full table in <code>family_efficiency.csv</code>.</p>"
     )
