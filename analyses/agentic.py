@@ -24,7 +24,10 @@
 # The committed outputs were made by `make analyses` with this notebook's defaults: spec
 # `k2`, 2 chains x 400 draws after 500 tuning steps, seed 0 (the same split as
 # `bench/forecast_backtest.py`). With 20 and 10 training models the agent fits are small;
-# the diagnostics below say whether they converged.
+# the diagnostics lines below say whether they converged.
+# Every fit prints one `diagnostics:` line; the answer draws no conclusion from a fit that
+# is NOT converged (R-hat > 1.01, ESS < 400, divergences). The defaults are short and do
+# not converge: for results run it with `--draws 1000 --tune 1000 --chains 4`.
 
 # %%
 import warnings
@@ -34,7 +37,7 @@ import pandas as pd
 from bayes_scaling import analysis, datasets
 from bayes_scaling.backtest import read_metric
 from bayes_scaling.curves import benchmark_alignment
-from bayes_scaling.diagnostics import SamplerWarning
+from bayes_scaling.diagnostics import SamplerWarning, diagnostics_line, print_diagnostics
 from bayes_scaling.forecast import calibration_report, forecast, make_target, split_top_share
 from bayes_scaling.io import atomic_write_text
 from bayes_scaling.plots import scaling_curve_plot
@@ -84,11 +87,7 @@ for metric in [m.strip() for m in args.metrics.split(",") if m.strip()]:
 results = {}
 for metric, target in targets.items():
     results[metric] = forecast(bench, target, tests[metric], spec=args.spec, **args.fit_kwargs)
-    d = results[metric].fit.diagnostics
-    print(
-        f"{metric}: max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
-        f"{d.divergences} divergences, {d.seconds:.0f} s"
-    )
+    d = print_diagnostics(results[metric].fit.diagnostics, metric)
     for message in d.messages():
         print("   ", message)
 
@@ -163,6 +162,13 @@ for metric, res in results.items():
 # %%
 lines = []
 for metric, res in results.items():
+    d = res.fit.diagnostics
+    if not d.ok:
+        lines.append(
+            f"* **{UNITS.get(metric, metric)}**: {diagnostics_line(d)}: no conclusion "
+            f"(rerun with `--draws 1000 --tune 1000 --chains 4`)."
+        )
+        continue
     h = heldout[heldout["metric"] == metric]
     each = "; ".join(
         f"{r.model}: {r.observed:.2f} observed vs {r.median:.2f} [{r.lower:.2f}, {r.upper:.2f}]"
@@ -173,8 +179,7 @@ for metric, res in results.items():
     lines.append(
         f"* **{UNITS.get(metric, metric)}** ({int(res.table['observed'].notna().sum()) - len(h)} "
         f"training models, {len(h)} held out, {int(h['inside_90'].sum())} inside the 90% "
-        f"interval): {each}. Best aligned benchmarks: {carried}. Fit: max R-hat "
-        f"{res.fit.diagnostics.max_rhat:.3f}, {res.fit.diagnostics.divergences} divergences."
+        f"interval): {each}. Best aligned benchmarks: {carried}. Fit: {diagnostics_line(d)}."
     )
 analysis.answer(
     f"**Agentic forecasts** (spec {args.spec}, {args.chains} chains x {args.draws} draws after "

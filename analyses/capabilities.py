@@ -15,23 +15,25 @@
 # # The capability space of the base models
 #
 # How many latent capabilities do the eight standard benchmarks of the 128 bundled base
-# models support, what does each benchmark measure, and how much less compute does one
-# model family need than another to reach the same general capability? We fit the
-# capability model with K = 1, 2 and 3 capabilities, let leave-one-model-out PSIS-LOO
-# choose K, and read the loadings, the capabilities and the family compute multipliers off
-# the chosen fit.
+# models support, what does each benchmark measure, and how far apart are the model
+# families in effective compute along the general axis? We fit the capability model with
+# K = 1, 2 and 3 capabilities, let leave-one-model-out PSIS-LOO choose K, and read the
+# loadings, the capabilities and the family effective-compute multipliers off the chosen
+# fit.
 #
-# The committed outputs were made by `make analyses` with this notebook's defaults:
-# 2 chains x 300 draws after 500 tuning steps per spec, seed 0 (a few minutes on two
-# cores). That is short: the diagnostics below say where it has not converged. Run it as a
-# script with more draws, e.g.
-# `python analyses/capabilities.py --draws 1000 --tune 1000 --chains 4`.
+# Every fit prints one `diagnostics:` line; a number from a fit that is NOT converged
+# (R-hat > 1.01, ESS < 400, divergences) is not a result, and the answer draws no
+# conclusion from it. With this notebook's defaults (2 chains x 300 draws after 500 tuning
+# steps per spec, seed 0: a few minutes on two cores) the fits do not converge. For results,
+# run it with `python analyses/capabilities.py --draws 1000 --tune 1000 --chains 4` (or
+# `make analyses NOTEBOOKS=capabilities DRAWS=1000 TUNE=1000 CHAINS=4`).
 
 # %%
 import pandas as pd
 
 from bayes_scaling import analysis, datasets
-from bayes_scaling.compare import loo_table
+from bayes_scaling.compare import BAD_K, BAD_SHARE, loo_table
+from bayes_scaling.diagnostics import diagnostics_line, print_diagnostics
 from bayes_scaling.estimator import CapabilityModel
 from bayes_scaling.io import atomic_write_text
 from bayes_scaling.plots import (
@@ -53,8 +55,9 @@ print({k: v for k, v in vars(args).items() if k != "fit_kwargs"})
 # %% [markdown]
 # ## Fits
 #
-# One fit per spec on the same table (`models/k1.toml` .. `k3.toml`); each line gives the
-# convergence diagnostics (R-hat should be below 1.01, bulk ESS above 400, no divergences).
+# One fit per spec on the same table (`models/k1.toml` .. `k3.toml`); each prints its
+# diagnostics line (converged: R-hat at most 1.01, bulk and tail ESS at least 400, no
+# divergence).
 
 # %%
 data = datasets.load("base-llm")
@@ -73,25 +76,40 @@ diag = pd.DataFrame(
 ).T
 print(diag.round(3).to_string())
 for s, f in fits.items():
+    print_diagnostics(f.diagnostics, s)
     for message in f.diagnostics.messages():
         print(f"{s}: {message}")
+converged = {s: f.diagnostics.ok for s, f in fits.items()}
 
 # %% [markdown]
 # ## How many capabilities? Leave-one-model-out PSIS-LOO
 #
-# Each point is a whole language model (the log density of all its scores), so `elpd` is
-# how well a spec predicts the benchmark scores of a model it has not seen. `elpd_diff`
-# and `dse` compare each spec to the best; `n_bad_pareto_k` counts models whose PSIS
-# estimate is unreliable (Pareto k > 0.7).
+# Each point is a whole language model (the log density of all its scores, its capabilities
+# integrated out as for a model the fit has not seen), so `elpd` is how well a spec predicts
+# the benchmark scores of a new model. `elpd_diff` and `dse` compare each spec to the best;
+# `n_bad_pareto_k` counts models whose PSIS estimate is unreliable (Pareto k > 0.7). K is
+# chosen only when every fit converged and at most 10% of the models have k > 0.7 (as
+# `bayes-scaling compare` refuses otherwise); stacking weighs converged fits only.
 
 # %%
-loo = loo_table(fits, by="model")
+loo = loo_table(fits, by="model", stack=[s for s, ok in converged.items() if ok])
 loo_shown = loo.drop(columns=["bad_models"]).set_index("spec")
 print(loo_shown.round(2).to_string())
 atomic_write_text(args.out / "loo.csv", loo_shown.to_csv())
+reliable = bool((loo["n_bad_pareto_k"] <= BAD_SHARE * loo["n_points"]).all())
+ranked = all(converged.values()) and reliable
 chosen = str(loo["spec"].iloc[0])
 best = fits[chosen]
-print(f"LOO's choice: {chosen} ({best.spec.capabilities} capabilities)")
+if ranked:
+    print(f"LOO's choice: {chosen} ({best.spec.capabilities} capabilities)")
+else:
+    why = [s for s, ok in converged.items() if not ok]
+    print(
+        "NOT RANKED: "
+        + (f"not converged: {', '.join(why)}; " if why else "")
+        + ("" if reliable else f"more than {BAD_SHARE:.0%} of models with k > {BAD_K}; ")
+        + f"the sections below use {chosen} to show the read-outs, not as a result"
+    )
 
 # %% [markdown]
 # ## What each benchmark measures: loadings of the chosen fit
@@ -113,7 +131,8 @@ atomic_write_text(args.out / "loadings.csv", loadings.to_csv())
 #
 # Each model's general capability (posterior mean and 90% interval, in decades of
 # effective compute) against its log10 training FLOPs, coloured by family. The dashed line
-# has slope one through the reference family: points above it are more compute-efficient.
+# has slope one through the reference family: points above it sit higher on the general
+# axis than the reference family at the same recorded FLOPs.
 
 # %%
 fig = analysis.legend_outside(capability_vs_compute_plot(best, reference=args.reference))
@@ -123,11 +142,15 @@ caps = best.capabilities().to_dataframe().unstack("capability")
 atomic_write_text(args.out / "capabilities.csv", caps.to_csv())
 
 # %% [markdown]
-# ## Family compute efficiency
+# ## Family effective-compute multipliers along the general axis
 #
-# Multiplier m of family X against the reference: one FLOP of X buys as much general
-# capability as m FLOPs of the reference, i.e. X reaches the reference's capability with
-# m times less compute (posterior median, 90% interval).
+# Multiplier m of family X against the reference: at the same recorded training FLOPs, X's
+# models sit log10 m decades higher on the general axis than the reference's (posterior
+# median, 90% interval). The general axis is the direction its anchor benchmark defines in
+# the capability space, so another anchor gives other multipliers; and the FLOPs are the
+# table's metadata (mostly 6 x parameters x tokens, with known errors), which m absorbs.
+# It is an effective-compute multiplier under this anchor, not a measured compute
+# efficiency.
 
 # %%
 fig = family_efficiency_plot(best, reference=args.reference)
@@ -148,9 +171,11 @@ big = eff[eff["n_models"] >= 3]
 top, bottom = str(big["median"].idxmax()), str(big["median"].idxmin())
 pair = best.family_efficiency(bottom).to_dataframe().loc[top]
 top_vs_ref = eff.loc[top]
+general_anchor = best.anchors[0] if best.anchors else "the scale anchor"
 print(
-    f"{top} reaches {bottom}'s general capability with {pair['median']:.1f} "
-    f"[{pair['lower']:.1f}, {pair['upper']:.1f}] times less compute"
+    f"{top} vs {bottom}: effective-compute multiplier {pair['median']:.1f} "
+    f"[{pair['lower']:.1f}, {pair['upper']:.1f}] along the general axis (anchor: "
+    f"{general_anchor}; recorded FLOPs)"
 )
 outlying = [o["model"] for o in best.outliers()["models"]]
 print("models far from their family's compute line:", outlying or "none")
@@ -168,20 +193,30 @@ if len(loo) > 1:
     )
 axes = [str(c) for c in best.posterior["capability"].to_numpy()]
 anchors = ", ".join(f"{a} anchors {c}" for c, a in zip(axes, best.anchors, strict=False))
-d = best.diagnostics
-caveat = "" if d.ok else " (not converged: read the intervals as rough)"
+lines = [f"* {s}: {diagnostics_line(f.diagnostics)}" for s, f in fits.items()]
+if ranked:
+    lines += [
+        f"* LOO (capabilities integrated out) chooses **{chosen}** (K = "
+        f"{best.spec.capabilities}; elpd {row['elpd']:.0f} ± {row['se']:.0f}{runner_up}); "
+        f"{int(row['n_bad_pareto_k'])} of {int(row['n_points'])} models have Pareto k > 0.7. "
+        f"{anchors}.",
+        f"* Effective-compute multiplier along the general axis (anchor {general_anchor}, "
+        f"recorded FLOPs): **{top}** vs **{bottom}** {pair['median']:.1f} (90% interval "
+        f"{pair['lower']:.1f} to {pair['upper']:.1f}); {top} vs {args.reference} "
+        f"{top_vs_ref['median']:.1f} [{top_vs_ref['lower']:.1f}, {top_vs_ref['upper']:.1f}].",
+    ]
+else:
+    lines.append(
+        "* **No conclusion**: not every fit converged, or LOO is unreliable for more than 10% "
+        "of the models, so K is not chosen and no multiplier is reported. Rerun with "
+        "`--draws 1000 --tune 1000 --chains 4`."
+    )
 analysis.answer(
     f"""**Capability space of {data.sizes["model"]} base models on {data.sizes["benchmark"]} benchmarks**
 ({args.chains} chains x {args.draws} draws after {args.tune} tuning steps per spec)
 
-* LOO chooses **{chosen}** (K = {best.spec.capabilities}; elpd {row["elpd"]:.0f} ± {row["se"]:.0f}{runner_up}).
-  {int(row["n_bad_pareto_k"])} of {int(row["n_points"])} models have Pareto k > 0.7, so the
-  ranking is indicative only. {anchors}.
-* **{top}** reaches **{bottom}**'s general capability with **{pair["median"]:.1f} times less
-  compute** (90% interval {pair["lower"]:.1f} to {pair["upper"]:.1f}); against {args.reference},
-  {top}'s multiplier is {top_vs_ref["median"]:.1f} [{top_vs_ref["lower"]:.1f}, {top_vs_ref["upper"]:.1f}].
-* Convergence of the chosen fit: max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f},
-  {d.divergences} divergences{caveat}.
-""",
+"""
+    + "\n".join(lines)
+    + "\n",
     args.out,
 )

@@ -113,12 +113,19 @@ def test_capabilities_runs_as_an_executed_notebook(tmp_path: Path) -> None:
     assert len(pd.read_csv(out / "capabilities.csv", header=[0, 1], index_col=0)) == 128
     for png in ("loadings", "capabilities_vs_compute", "family_efficiency"):
         _png(out / f"{png}.png")
-    assert "LOO chooses **k1**" in (out / "answer.md").read_text()
+    # 2 x 30 draws do not converge: the answer shows the diagnostics line and concludes nothing.
+    answer = (out / "answer.md").read_text()
+    assert "k1: diagnostics: max_rhat=" in answer and "(NOT converged" in answer
+    assert "**No conclusion**" in answer and "chooses" not in answer
+    assert any("diagnostics: max_rhat=" in "".join(o.get("text", "")) for o in outputs)
 
 
 @pytest.mark.sampling
 def test_agentic_runs(tmp_path: Path) -> None:
-    _script("agentic", tmp_path, "--spec", "k1", "--metrics", "ABench-OA")
+    stdout = _script("agentic", tmp_path, "--spec", "k1", "--metrics", "ABench-OA")
+    # Every fit prints its diagnostics line; tiny fits conclude nothing.
+    assert "ABench-OA: diagnostics: max_rhat=" in stdout
+    assert "no conclusion" in (tmp_path / "answer.md").read_text()
     held = pd.read_csv(tmp_path / "heldout.csv")
     # The top 10% of the 22 models with an AgentBench score, by that score.
     assert set(held["model"]) == {"gpt-4-0613", "claude-2.0"}
