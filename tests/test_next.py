@@ -290,6 +290,7 @@ def test_cli_errors_are_one_line(
     assert "one of them" in fails(["next", "--model", "F01-001"], capsys, tmp_path)
     both = ["next", "base-llm", "--fit", str(run_file), "--model", "F01-001"]
     assert "one of them" in fails(both, capsys, tmp_path)
+    assert "describe a TABLE" in fails([*base, "--model", "F01-001", "--percent"], capsys, tmp_path)
     spec = [*base, "--model", "F01-001", "--spec", "k3"]
     assert "fitted with spec" in fails(spec, capsys, tmp_path)
 
@@ -326,6 +327,12 @@ def test_cli_fits_a_table(
     assert "fitting spec 'k2'" in err
     (call,) = mocked_fit
     assert call["spec"] == "k2" and call["draws"] == 50 and call["seed"] == 4
+    assert not call["data"]["linear"].any()
+    assert run([*argv, "--linear", "BBH"]) == 0
+    capsys.readouterr()
+    flags = mocked_fit[-1]["data"]["linear"]
+    assert bool(flags.sel(benchmark="BBH")) and int(flags.sum()) == 1
+    del mocked_fit[1:]
     # Refused before sampling.
     assert "is not in the table" in fails(["next", str(table), "--model", "nope"], capsys, tmp_path)
     assert "unknown sampler" in fails(

@@ -108,6 +108,15 @@ def next_command(
             help="Raw range of one score column of TABLE (repeatable).",
         ),
     ] = None,
+    linear: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--linear",
+            metavar="COLUMN",
+            help="A column of TABLE that is not a bounded share (Elo, rating, dollars): "
+            "standardised, normal measurement (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Rank a model's unobserved benchmarks by how much running each would narrow the rest.
 
@@ -119,6 +128,10 @@ def next_command(
         raise BayesScalingError("give a TABLE to fit or --fit RUN.nc (one of them, not both)")
     if model is None:
         raise BayesScalingError("--model is required: the model to choose a benchmark for")
+    if fit_file is not None and (percent or range_ or linear):
+        raise BayesScalingError(
+            "--percent, --range and --linear describe a TABLE; a --fit has its own"
+        )
     if k < 1:
         raise BayesScalingError(f"--k must be at least 1, got {k}")
     if probe_draws < 2:
@@ -135,7 +148,14 @@ def next_command(
         assert table is not None
         _check_sampling(sampler, draws, tune, chains)
         model_spec = CapabilityModel(spec or DEFAULT_SPEC)
-        data = open_table(table, percent, parse_ranges(range_ or []))
+        # As 'complete' reads a leaderboard: a benchmark seen by one model is kept.
+        data = open_table(
+            table,
+            percent,
+            parse_ranges(range_ or []),
+            linear=tuple(linear or ()),
+            min_models=1,
+        )
         # Refused before sampling, which takes minutes.
         check_probe_request(data, model, target)
         fit = _sample(
