@@ -52,6 +52,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import expit
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -67,6 +68,7 @@ __all__ = [
     "conformal_halfwidth",
     "conformal_quantile",
     "fold_errors",
+    "linear_columns",
     "logit_matrix",
     "main",
     "select_ridge",
@@ -98,8 +100,21 @@ def squeezed_logit(frac: np.ndarray, eps: float = EPS) -> np.ndarray:
     return np.log(q) - np.log1p(-q)
 
 
+def linear_columns(data: xr.Dataset) -> np.ndarray:
+    """Which benchmarks are linear (the tidy dataset's ``linear`` coord; none without it).
+
+    A linear column's ``score`` is already a z-score, not a share: the baseline fits it
+    as it is and reads it back without a link.
+    """
+    if "linear" in data.coords:
+        return data["linear"].to_numpy().astype(bool)
+    return np.zeros(data.sizes["benchmark"], dtype=bool)
+
+
 def logit_matrix(data: xr.Dataset, eps: float = EPS) -> np.ndarray:
     """The (model, benchmark) matrix of squeezed logits of a tidy dataset; NaN = missing.
+
+    A linear column (:func:`linear_columns`) keeps its z-scores.
 
     Examples
     --------
@@ -112,7 +127,9 @@ def logit_matrix(data: xr.Dataset, eps: float = EPS) -> np.ndarray:
     score = data["score"].transpose("model", "benchmark").to_numpy().astype(float)
     floor = data["floor"].to_numpy().astype(float)
     ceiling = data["ceiling"].to_numpy().astype(float)
-    return squeezed_logit((score - floor) / (ceiling - floor), eps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logits = squeezed_logit((score - floor) / (ceiling - floor), eps)
+    return np.where(linear_columns(data), score, logits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,8 +269,10 @@ def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return qu @ (a * root), qv @ (bt.T * root)
 
 
-def _to_score(logits: np.ndarray, floor: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
-    return floor + (ceiling - floor) / (1.0 + np.exp(-logits))
+def _to_score(
+    logits: np.ndarray, floor: np.ndarray, ceiling: np.ndarray, linear: np.ndarray
+) -> np.ndarray:
+    return np.where(linear, logits, floor + (ceiling - floor) * expit(logits))
 
 
 def fold_errors(
@@ -284,6 +303,7 @@ def fold_errors(
     score = data["score"].transpose("model", "benchmark").to_numpy().astype(float)
     floor = data["floor"].to_numpy().astype(float)
     ceiling = data["ceiling"].to_numpy().astype(float)
+    linear = linear_columns(data)
     rows, cols = np.nonzero(np.isfinite(y))
     rng = np.random.default_rng(seed)
     fold = rng.permutation(rows.size) % folds
@@ -297,7 +317,8 @@ def fold_errors(
         train[rows[keep], cols[keep]] = y[rows[keep], cols[keep]]
         test = out & ~keep
         fill = als_complete(train, rank=rank, ridge=ridge).values
-        pred = _to_score(fill[rows[test], cols[test]], floor[cols[test]], ceiling[cols[test]])
+        c = cols[test]
+        pred = _to_score(fill[rows[test], c], floor[c], ceiling[c], linear[c])
         errors.append(np.abs(pred - score[rows[test], cols[test]]))
     return np.concatenate(errors)
 
@@ -455,15 +476,17 @@ def complete_baseline(
     ceiling = data["ceiling"].to_numpy().astype(float)
     lower = data["lower"].to_numpy().astype(float)
     span = data["upper"].to_numpy().astype(float) - lower
-    point = _to_score(fit.values, floor, ceiling)
+    linear = linear_columns(data)
+    point = _to_score(fit.values, floor, ceiling, linear)
     half = math.nan
     if conformal is not None:
         if errors is None:
             errors = fold_errors(data, rank=rank, ridge=ridge, eps=eps, folds=folds, seed=seed)
         half = conformal_quantile(errors, conformal)
-    # The interval lives on the score scale, where a score cannot leave [0, 1].
-    lo = np.clip(point - half, 0.0, 1.0)
-    hi = np.clip(point + half, 0.0, 1.0)
+    # The interval lives on the score scale, where a share cannot leave [0, 1] (a linear
+    # column's z-score can).
+    lo = np.where(linear, point - half, np.clip(point - half, 0.0, 1.0))
+    hi = np.where(linear, point + half, np.clip(point + half, 0.0, 1.0))
     score = data["score"].to_numpy().astype(float)
     m, j = score.shape
 

@@ -130,6 +130,28 @@ def test_cross_validation_shrinks_when_the_signal_is_noise() -> None:
     assert cb.select_ridge(ds, (0.01, 3.0))[0] == 3.0
 
 
+def test_a_linear_column_is_fitted_on_its_z_scores() -> None:
+    # Column 6 becomes an Elo-like linear column: z = its logit, raw = 1200 + 50 z.
+    logits, removed = _exact_logits(), _removed()
+    ds = _dataset(logits, removed)
+    z = np.where(removed[:, 6], np.nan, logits[:, 6])
+    ds["score"][:, 6] = z
+    linear = np.arange(J) == 6
+    ds = ds.assign_coords(
+        linear=("benchmark", linear),
+        floor=("benchmark", np.where(linear, 0.0, FLOOR)),
+        lower=("benchmark", np.where(linear, 1200.0, LOWER)),
+        upper=("benchmark", np.where(linear, 1250.0, UPPER)),
+    )
+    assert np.array_equal(cb.logit_matrix(ds)[:, 6], z, equal_nan=True)
+    frame = cb.complete_baseline(ds, ridge=1e-9, conformal=0.9)
+    filled = frame["mean"].to_numpy().reshape(M, J)[:, 6]
+    assert np.allclose(filled, 1200.0 + 50.0 * logits[:, 6], atol=1e-4)
+    # Unclipped: a z-score's interval is the fill +- the half-width, in raw units.
+    width = (frame["upper"] - frame["lower"]).to_numpy().reshape(M, J)[:, 6]
+    assert np.allclose(width, 2 * 50.0 * frame.attrs["halfwidth"])
+
+
 def test_a_benchmark_seen_once_is_filled_without_error() -> None:
     logits, removed = _exact_logits(), _removed()
     removed[1:, 0] = True
