@@ -11,35 +11,16 @@ from typing import Annotated
 
 import typer
 
-from bayes_scaling.cli._common import app
+from bayes_scaling.cli._common import app, warn
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.io import atomic_path
+from bayes_scaling.interrupts import expect_output
+from bayes_scaling.io import atomic_path, check_output
+from bayes_scaling.progress import reporting
 
 #: :data:`bayes_scaling.complete.DEFAULT_SPEC` (a copy: ``--help`` must not import PyMC).
 COMPLETE_SPEC = "k2"
 COMPLETE_SAMPLERS = ("nuts", "advi")
-
-
-def check_csv_out(out: Path, what: str = "--out") -> None:
-    """Refuse an output path that cannot be written, before any slow work.
-
-    Examples
-    --------
-    >>> check_csv_out(Path("filled.txt"))
-    Traceback (most recent call last):
-    ...
-    bayes_scaling.errors.BayesScalingError: --out filled.txt: the completed table is a CSV file, named *.csv
-    """
-    if out.suffix.lower() != ".csv":
-        raise BayesScalingError(f"{what} {out}: the completed table is a CSV file, named *.csv")
-    if out.is_dir():
-        raise BayesScalingError(f"{what} {out}: is a folder; name the file to write")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise BayesScalingError(f"{what} {out}: {parent} is a file, not a folder")
 
 
 @app.command("complete")
@@ -100,31 +81,26 @@ def complete_command(
     for name, value, least in (("--draws", draws, 1), ("--tune", tune, 0), ("--chains", chains, 1)):
         if value < least:
             raise BayesScalingError(f"{name} must be at least {least}, got {value}")
-    check_csv_out(out)
+    # Before the fit, not after it: a path that cannot be written loses nothing yet.
+    check_output(out, suffixes=(".csv",))
+    expect_output(out)
     data = open_table(
         table, percent, parse_ranges(range_ or []), linear=tuple(linear or ()), min_models=1
     )
-    interactive = typer.get_text_stream("stderr").isatty()
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, reporting("complete"):
         warnings.simplefilter("always", SparseBenchmarkWarning)
-        try:
-            frame = complete(
-                data,
-                spec=spec,
-                interval=interval,
-                seed=seed,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                sampler=sampler,  # type: ignore[arg-type]
-                progress=interactive,
-            )
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted: nothing was written ({out} untouched)", err=True)
-            raise typer.Exit(130) from None
+        frame = complete(
+            data,
+            spec=spec,
+            interval=interval,
+            seed=seed,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            sampler=sampler,  # type: ignore[arg-type]
+        )
     for w in caught:
-        if isinstance(w.message, SparseBenchmarkWarning):
-            typer.echo(f"warning: {w.message}", err=True)
+        warn(str(w.message))
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
     d = frame.attrs["fit"].diagnostics
@@ -135,4 +111,4 @@ def complete_command(
         f"divergences={d.divergences}"
     )
     for msg in d.messages():
-        typer.echo(f"warning: {msg}", err=True)
+        warn(msg)
