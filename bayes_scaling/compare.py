@@ -194,6 +194,8 @@ def integrated_log_likelihood(
             n_items=n_items,
             floor=run.floor[index],
             ceiling=run.ceiling[index],
+            # Scores of the fit (and of held-out cells) are already on the fit's scale.
+            linear=run.linear[index],
         )
         f = flops[m]
         x = math.log10(f) - run.x_mean if np.isfinite(f) and f > 0 else None
