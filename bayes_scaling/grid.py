@@ -35,6 +35,7 @@ import sys
 import time
 import traceback
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -253,16 +254,35 @@ def _execute(fn: WorkerFn, task: Task) -> dict[str, Any]:
     to the parent; the record carries a one-line message and the full traceback as text.
     """
     start = time.perf_counter()
-    try:
-        metrics = _validate_row(fn(task))
-    except (Exception, SystemExit) as exc:  # a failing task must not stop the run
-        return {
-            "ok": False,
-            "error": _one_line(exc),
-            "traceback": traceback.format_exc(),
-            "seconds": time.perf_counter() - start,
-        }
-    return {"ok": True, "metrics": metrics, "seconds": time.perf_counter() - start}
+    # A worker's warnings travel back with its outcome: the parent reports them in the
+    # command's one-line style (a worker process has no such routing of its own).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            metrics = _validate_row(fn(task))
+        except (Exception, SystemExit) as exc:  # a failing task must not stop the run
+            return {
+                "ok": False,
+                "error": _one_line(exc),
+                "traceback": traceback.format_exc(),
+                "seconds": time.perf_counter() - start,
+                "warnings": _messages(caught),
+            }
+    return {
+        "ok": True,
+        "metrics": metrics,
+        "seconds": time.perf_counter() - start,
+        "warnings": _messages(caught),
+    }
+
+
+def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
+    """First lines of caught warnings, each once, in order."""
+    return list(dict.fromkeys(str(w.message).split("\n")[0] for w in caught))
+
+
+class TaskWarning(UserWarning):
+    """A warning raised while a grid task ran (in a worker), reported by the parent."""
 
 
 def _lost_outcome(exc: BaseException, why: str) -> dict[str, Any]:
@@ -632,6 +652,8 @@ def run_grid(
         # Runs in this process for every backend, so the cache lives where the caller is
         # (Dask workers need not share its file system) and is written as each task ends.
         key = task.key(code_version)
+        for message in outcome.pop("warnings", ()):
+            warnings.warn(f"{task.label}: {message}", TaskWarning, stacklevel=2)
         if outcome["ok"]:
             _write_success(cache, task, key, code_version, worker, outcome)
             metrics_of[key] = outcome["metrics"]
@@ -735,6 +757,7 @@ def toy_worker(task: Task) -> dict[str, Metric]:
       count calls made in other processes.
     - ``fail`` (str): raise ``ValueError`` with this message.
     - ``crash`` (bool): kill the worker process abruptly (``os._exit``), as an OOM kill would.
+    - ``warn`` (str): emit a ``UserWarning`` with this message (as a fit's sampler warning).
 
     Parameters
     ----------
@@ -763,6 +786,8 @@ def toy_worker(task: Task) -> dict[str, Metric]:
         time.sleep(float(params["sleep"]))
     if params.get("crash"):
         os._exit(13)  # no cleanup, no exception: what the parent sees of a killed process
+    if params.get("warn"):
+        warnings.warn(str(params["warn"]), UserWarning, stacklevel=1)
     if params.get("fail"):
         raise ValueError(str(params["fail"]))
     # str seeds hash with sha512 inside random.Random: same numbers on every platform.

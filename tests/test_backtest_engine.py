@@ -29,6 +29,7 @@ from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.grid import (
     FIXED_COLUMNS,
     Task,
+    TaskWarning,
     default_code_version,
     run_grid,
     toy_worker,
@@ -414,3 +415,15 @@ def test_write_table_round_trips_atomically(tmp_path: Path) -> None:
     assert list(back.columns) == list(table.columns)
     np.testing.assert_array_equal(back["mse"].to_numpy(), table["mse"].to_numpy())
     assert back["split"].tolist() == table["split"].tolist()
+
+
+def test_worker_warnings_come_back_to_the_parent_once(tmp_path: Path) -> None:
+    """A worker process's warning reaches the caller as a TaskWarning naming the task."""
+    tasks = [
+        Task(t.target, t.split, t.spec, t.seed, {"warn": "R-hat > 1.01 for beta\ndetails"})
+        for t in grid(2)
+    ]
+    with pytest.warns(TaskWarning) as record:
+        run_grid(tasks, toy_worker, cache_dir=tmp_path / "cache", n_workers=2, progress=False)
+    messages = sorted(str(w.message) for w in record if w.category is TaskWarning)
+    assert messages == sorted(f"{t.label}: R-hat > 1.01 for beta" for t in tasks)
