@@ -573,17 +573,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not chosen:
         print("error: no task matches --only/--limit", file=sys.stderr)
         return 2
-    run(
-        chosen,
-        args.out,
-        spec=args.spec,
-        seeds=seeds,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        scheduler=args.scheduler,
-        n_workers=args.workers,
-    )
+    try:
+        run(
+            chosen,
+            args.out,
+            spec=args.spec,
+            seeds=seeds,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            scheduler=args.scheduler,
+            n_workers=args.workers,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished fits are cached under {args.out}; rerun to resume",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 
