@@ -29,13 +29,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default="base-llm")
     parser.add_argument("--specs", default="k1,k2,k3,k4,compute-only")
-    parser.add_argument("--draws", type=int, default=400)
-    parser.add_argument("--tune", type=int, default=400)
+    parser.add_argument("--draws", type=int, default=2000)
+    parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--by", choices=("model", "obs"), default="model")
     parser.add_argument("--lfo-quantile", type=float, default=None)
     parser.add_argument("--json", type=Path, default=None, help="Also write the rows here.")
+    parser.add_argument(
+        "--force", action="store_true", help="Rank unconverged fits too (flagged, not results)."
+    )
     args = parser.parse_args()
 
     data = datasets.load(args.data)
@@ -53,6 +56,7 @@ def main() -> None:
         seed=args.seed,
         by=args.by,
         lfo_cutoff=cutoff,
+        force=args.force,
     )
     total = time.perf_counter() - t0
     for _, r in table.iterrows():

@@ -96,6 +96,7 @@ def test_fit_writes_results_file(
     assert call["warn"] is False
     assert call["data"].sizes["model"] == 128
     assert "Convergence diagnostics" in stdout and f"wrote {out}" in stdout
+    assert "diagnostics: max_rhat=" in stdout
     assert "fitting spec 'k1'" in stderr
     # The tiny fit has not converged: the warning names parameters.
     assert "warning: R-hat > 1.01 for " in stderr

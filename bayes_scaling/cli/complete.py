@@ -13,6 +13,7 @@ import typer
 
 from bayes_scaling.cli._common import app, warn
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
+from bayes_scaling.diagnostics import diagnostics_line
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.interrupts import expect_output
 from bayes_scaling.io import atomic_path, check_output
@@ -105,10 +106,6 @@ def complete_command(
         frame.to_csv(tmp, index=False, float_format="%.6g")
     d = frame.attrs["fit"].diagnostics
     n_missing = int(frame["observed"].isna().sum())
-    typer.echo(
-        f"wrote {out}: {len(frame)} cells ({n_missing} filled); "
-        f"diagnostics: max_rhat={d.max_rhat:.3f} min_ess_bulk={d.min_ess_bulk:.0f} "
-        f"divergences={d.divergences}"
-    )
+    typer.echo(f"wrote {out}: {len(frame)} cells ({n_missing} filled); {diagnostics_line(d)}")
     for msg in d.messages():
         warn(msg)

@@ -31,7 +31,7 @@ from rich.text import Text
 
 from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, SAMPLERS, app, warn
 from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
-from bayes_scaling.diagnostics import CHECK, NOT_MEASURED, OK, Diagnostics
+from bayes_scaling.diagnostics import CHECK, NOT_MEASURED, OK, Diagnostics, diagnostics_line
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.interrupts import expect_output
 from bayes_scaling.io import check_output
@@ -301,6 +301,8 @@ def _print_diagnostics(console: Console, d: Diagnostics) -> None:
         table.add_row(check.quantity, value, check.wanted, status)
     table.add_row("seconds", _num(d.seconds, ".1f"), "", "")
     console.print(table)
+    # The one line every fit prints (a log or a notebook greps for it).
+    console.print(Text(diagnostics_line(d)), highlight=False)
     for message in d.messages():
         warn(message)  # once, even where the library warned already
 
