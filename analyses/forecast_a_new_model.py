@@ -22,8 +22,10 @@
 # and forecasting them the same way.
 #
 # The committed outputs were made by `make analyses` with this notebook's defaults: spec
-# `k2`, family Llama-2, 2 chains x 300 draws after 500 tuning steps, seed 0. The
-# diagnostics below say whether the fits converged.
+# `k2`, family Llama-2, 2 chains x 300 draws after 500 tuning steps, seed 0.
+# Every fit prints one `diagnostics:` line; the answer draws no conclusion from a fit that
+# is NOT converged (R-hat > 1.01, ESS < 400, divergences). The defaults are short and do
+# not converge: for results run it with `--draws 1000 --tune 1000 --chains 4`.
 
 # %%
 import warnings
@@ -33,7 +35,7 @@ import pandas as pd
 
 from bayes_scaling import analysis, datasets
 from bayes_scaling.curves import predict_scores, summarise_samples
-from bayes_scaling.diagnostics import SamplerWarning
+from bayes_scaling.diagnostics import SamplerWarning, diagnostics_line, print_diagnostics
 from bayes_scaling.estimator import CapabilityModel
 from bayes_scaling.forecast import calibration_report, forecast, split_family
 from bayes_scaling.io import atomic_write_text
@@ -61,8 +63,7 @@ warnings.simplefilter("ignore", SamplerWarning)
 # %%
 bench = datasets.load("base-llm")
 fit = CapabilityModel(args.spec).fit(bench, **args.fit_kwargs, warn=False)
-d = fit.diagnostics
-print(f"max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences")
+d = print_diagnostics(fit.diagnostics, args.spec)
 for message in d.messages():
     print("   ", message)
 
@@ -145,12 +146,13 @@ for check in wanted:
     checks[check] = {
         **calibration_report(t),
         "max_rhat": res.fit.diagnostics.max_rhat,
+        "diagnostics": res.fit.diagnostics,
         "table": t,
     }
     t = t.assign(
         check=check, inside_90=(t["observed"] >= t["lower"]) & (t["observed"] <= t["upper"])
     )
-    print(f"{check}: {largest}, max R-hat {checks[check]['max_rhat']:.3f}")
+    print_diagnostics(res.fit.diagnostics, f"{check} ({largest})")
     print(
         t[["metric", "observed", "median", "lower", "upper", "inside_90"]]
         .round(3)
@@ -171,7 +173,13 @@ def interval(model: str, column: str) -> str:
 
 
 g = general
-lines = [
+lines = [f"* {args.spec}: {diagnostics_line(d)}"]
+if not d.ok:
+    lines.append(
+        "* **No conclusion**: the fit is not converged, so the planned models are not "
+        "placed here. Rerun with `--draws 1000 --tune 1000 --chains 4`."
+    )
+planned = [
     f"* **{names[0]}** ({10**planned_log10:.2g} FLOPs): general capability "
     f"{g.loc[names[0], 'median']:.2f} [{g.loc[names[0], 'lower']:.2f}, "
     f"{g.loc[names[0], 'upper']:.2f}] decades of effective compute (the existing {largest} is "
@@ -184,17 +192,22 @@ lines = [
     f"{(g.loc[names[1], 'upper'] - g.loc[names[1], 'lower']) / (g.loc[names[0], 'upper'] - g.loc[names[0], 'lower']):.1f} "
     f"times as wide.",
 ]
+if d.ok:
+    lines += planned
 WHOSE = {"member": "its own", "family": "its whole family's"}
 for check, c in checks.items():
+    if not c["diagnostics"].ok:
+        lines.append(f"* Check `{check}`: {diagnostics_line(c['diagnostics'])}: no conclusion.")
+        continue
     lines.append(
         f"* Check `{check}` ({largest} forecast from compute with "
         f"{WHOSE.get(check, check)} scores hidden): "
         f"{round(c['coverage'] * c['n'])} of {c['n']} benchmarks inside the 90% interval, "
-        f"MSE {c['mse']:.4f} (max R-hat {c['max_rhat']:.3f})."
+        f"MSE {c['mse']:.4f} ({diagnostics_line(c['diagnostics'])})."
     )
 analysis.answer(
     f"**Forecast of a planned model** (spec {args.spec}, {args.chains} chains x {args.draws} "
-    f"draws after {args.tune} tuning steps, max R-hat {d.max_rhat:.3f}; scores are "
+    f"draws after {args.tune} tuning steps; scores are "
     f"accuracies, 0 to 1, median and 90% interval)\n\n" + "\n".join(lines),
     args.out,
 )

@@ -21,8 +21,10 @@
 # at which capability it turns positive, with its uncertainty.
 #
 # The committed outputs were made by `make analyses` with this notebook's defaults: spec
-# `k2`, 2 chains x 300 draws after 500 tuning steps, seed 0. The diagnostics below say
-# whether the fit converged.
+# `k2`, 2 chains x 300 draws after 500 tuning steps, seed 0.
+# Every fit prints one `diagnostics:` line; the answer draws no conclusion from a fit that
+# is NOT converged (R-hat > 1.01, ESS < 400, divergences). The defaults are short and do
+# not converge: for results run it with `--draws 1000 --tune 1000 --chains 4`.
 
 # %%
 import numpy as np
@@ -35,6 +37,7 @@ from bayes_scaling.curves import (
     first_crossing,
     summarise_samples,
 )
+from bayes_scaling.diagnostics import diagnostics_line, print_diagnostics
 from bayes_scaling.estimator import CapabilityModel
 from bayes_scaling.io import atomic_write_text
 from bayes_scaling.plots import curve_bands_plot
@@ -82,11 +85,7 @@ bench = datasets.load("base-llm")
 post = datasets.load("post-training")
 targets = post.sel(benchmark=list(COLUMNS.values()))
 fit = CapabilityModel(args.spec).fit(bench, targets, **args.fit_kwargs, warn=False)
-d = fit.diagnostics
-print(
-    f"max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
-    f"{d.divergences} divergences, {d.seconds:.0f} s"
-)
+d = print_diagnostics(fit.diagnostics, args.spec)
 for message in d.messages():
     print("   ", message)
 
@@ -168,8 +167,13 @@ def where(x: float) -> str:
     return f"{x:.2f}"
 
 
-lines = []
-for label, r in table.iterrows():
+lines = [f"* {args.spec}: {diagnostics_line(d)}"]
+if not d.ok:
+    lines.append(
+        "* **No conclusion**: the fit is not converged, so no gain or turning point is "
+        "reported. Rerun with `--draws 1000 --tune 1000 --chains 4`."
+    )
+for label, r in table.iterrows() if d.ok else []:
     lines.append(
         f"* **{label}**: turns positive at general capability "
         f"{where(r['turns_positive_median'])} (90% interval {where(r['turns_positive_lower'])} "
@@ -181,6 +185,6 @@ for label, r in table.iterrows():
 analysis.answer(
     f"**Gain of post-training prompting techniques** (general capability in decades of "
     f"effective compute, log10 FLOPs; spec {args.spec}, {args.chains} chains x {args.draws} "
-    f"draws after {args.tune} tuning steps; max R-hat {d.max_rhat:.3f})\n\n" + "\n".join(lines),
+    f"draws after {args.tune} tuning steps)\n\n" + "\n".join(lines),
     args.out,
 )

@@ -37,6 +37,9 @@ def _script(name: str, out: Path, *extra: str) -> str:
     assert proc.returncode == 0, proc.stderr[-3000:]
     answer = (out / "answer.md").read_text()
     assert answer.startswith("**") and any(ch.isdigit() for ch in answer)
+    # Every fit prints its diagnostics line; tiny fits conclude nothing.
+    assert "diagnostics: max_rhat=" in proc.stdout
+    assert "no conclusion" in answer.lower()
     return proc.stdout
 
 
