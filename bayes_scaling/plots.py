@@ -393,7 +393,8 @@ def capability_vs_compute_plot(
         ax.errorbar(
             x[mask],
             mean[mask],
-            yerr=[mean[mask] - lower[mask], upper[mask] - mean[mask]],
+            # A mean may sit outside its equal-tailed interval (skewed or stuck draws).
+            yerr=np.maximum([mean[mask] - lower[mask], upper[mask] - mean[mask]], 0.0),
             fmt=style.marker,
             ms=4,
             color=style.colour,
