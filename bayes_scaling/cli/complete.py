@@ -12,7 +12,14 @@ from typing import Annotated
 import typer
 
 from bayes_scaling.cli._common import app, warn
-from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
+from bayes_scaling.cli.data import (
+    DATA_HELP,
+    LinearOption,
+    PercentOption,
+    RangeOption,
+    open_table,
+    parse_ranges,
+)
 from bayes_scaling.diagnostics import diagnostics_line
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.interrupts import expect_output
@@ -30,26 +37,9 @@ def complete_command(
     out: Annotated[
         Path, typer.Option("--out", "-o", metavar="FILLED.csv", help="Completed table to write.")
     ],
-    percent: Annotated[
-        bool, typer.Option("--percent", help="Every share column of the file is on 0-100.")
-    ] = False,
-    range_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--range",
-            metavar="COLUMN=LOWER:UPPER",
-            help="Raw range of one score column of the file (repeatable).",
-        ),
-    ] = None,
-    linear: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--linear",
-            metavar="COLUMN",
-            help="A column that is not a bounded share (Elo, rating, dollars): standardised, "
-            "normal measurement (repeatable).",
-        ),
-    ] = None,
+    percent: PercentOption = False,
+    range_: RangeOption = None,
+    linear: LinearOption = None,
     spec: Annotated[str, typer.Option("--spec", help="Model spec (models/*.toml).")] = (
         COMPLETE_SPEC
     ),

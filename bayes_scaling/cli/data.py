@@ -45,16 +45,29 @@ _RANGE_HELP = (
 )
 _RANGE_METAVAR = "COLUMN=LOWER:UPPER"
 
+# The table-reading options every fitting command shares, declared once.
+PercentOption = Annotated[bool, typer.Option("--percent", help=_PERCENT_HELP)]
+RangeOption = Annotated[
+    list[str] | None, typer.Option("--range", metavar=_RANGE_METAVAR, help=_RANGE_HELP)
+]
+LinearOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--linear",
+        metavar="COLUMN",
+        help="A column that is not a bounded share (Elo, rating, dollars): standardised, "
+        "normal measurement (repeatable).",
+    ),
+]
+
 
 @data_app.command("validate")
 def validate(
     file: Annotated[
         Path, typer.Argument(metavar="FILE", help="CSV or Parquet table, wide or long format.")
     ],
-    percent: Annotated[bool, typer.Option("--percent", help=_PERCENT_HELP)] = False,
-    range_: Annotated[
-        list[str] | None, typer.Option("--range", metavar=_RANGE_METAVAR, help=_RANGE_HELP)
-    ] = None,
+    percent: PercentOption = False,
+    range_: RangeOption = None,
 ) -> None:
     """Check a table against every validation rule; print a one-line summary."""
     ranges = parse_ranges(range_ or [])

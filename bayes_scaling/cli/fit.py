@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, SAMPLERS, app, warn
-from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
+from bayes_scaling.cli.data import DATA_HELP, PercentOption, RangeOption, open_table, parse_ranges
 from bayes_scaling.diagnostics import CHECK, NOT_MEASURED, OK, Diagnostics, diagnostics_line
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.interrupts import expect_output
@@ -84,17 +84,8 @@ def fit_command(
     draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = FIT_DRAWS,
     tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = FIT_TUNE,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
-    percent: Annotated[
-        bool, typer.Option("--percent", help="Every score column of the file is on 0-100.")
-    ] = False,
-    range_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--range",
-            metavar="COLUMN=LOWER:UPPER",
-            help="Raw range of one score column of the file (repeatable).",
-        ),
-    ] = None,
+    percent: PercentOption = False,
+    range_: RangeOption = None,
 ) -> None:
     """Fit a model spec to a table and write the results file atomically.
 

@@ -29,7 +29,14 @@ from rich.table import Table
 from rich.text import Text
 
 from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, SAMPLERS, app
-from bayes_scaling.cli.data import DATA_HELP, open_table, parse_ranges
+from bayes_scaling.cli.data import (
+    DATA_HELP,
+    LinearOption,
+    PercentOption,
+    RangeOption,
+    open_table,
+    parse_ranges,
+)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.specs import DEFAULT_SPEC
 
@@ -97,26 +104,9 @@ def next_command(
     draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = FIT_DRAWS,
     tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = FIT_TUNE,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
-    percent: Annotated[
-        bool, typer.Option("--percent", help="Every score column of TABLE is on 0-100.")
-    ] = False,
-    range_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--range",
-            metavar="COLUMN=LOWER:UPPER",
-            help="Raw range of one score column of TABLE (repeatable).",
-        ),
-    ] = None,
-    linear: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--linear",
-            metavar="COLUMN",
-            help="A column of TABLE that is not a bounded share (Elo, rating, dollars): "
-            "standardised, normal measurement (repeatable).",
-        ),
-    ] = None,
+    percent: PercentOption = False,
+    range_: RangeOption = None,
+    linear: LinearOption = None,
 ) -> None:
     """Rank a model's unobserved benchmarks by how much running each would narrow the rest.
 
