@@ -229,6 +229,7 @@ def forecast(
     chains: int = 4,
     sampler: Sampler = "nutpie",
     progress: bool = False,
+    target_accept: float | None = None,
 ) -> Forecast:
     """Fit the capability model with the test models' targets hidden, and predict them.
 
@@ -256,6 +257,8 @@ def forecast(
     sampler : {"nutpie", "pymc", "numpyro", "advi"}
         NUTS implementation, or ``"advi"``: an approximate posterior in seconds,
         labelled as such in the diagnostics.
+    target_accept : float, optional
+        NUTS's target acceptance rate (default: :meth:`CapabilityModel.fit`'s).
 
     Returns
     -------
@@ -329,6 +332,7 @@ def forecast(
         seed=seed,
         sampler=sampler,
         progress=progress,
+        target_accept=target_accept,
     )
     rng = np.random.default_rng(seed)
     cap = fit.draws("S")

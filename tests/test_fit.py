@@ -331,3 +331,35 @@ def test_file_of_an_older_layout_asks_for_a_refit(small_fit: FitResults, tmp_pat
     tree.to_netcdf(path, engine="h5netcdf")
     with pytest.raises(ResultsFileError, match=r"written by bayes_scaling 0\.4\.0.*refit it"):
         FitResults.load(path)
+
+
+@pytest.mark.parametrize(("with_targets", "expected"), [(False, 0.8), (True, 0.9)])
+def test_target_accept_defaults_by_whether_targets_are_fitted(
+    small_sim: Simulation, monkeypatch: pytest.MonkeyPatch, with_targets: bool, expected: float
+) -> None:
+    """Plumbing: fits with downstream targets ask NUTS for 0.9, others for 0.8."""
+    import nutpie
+
+    seen: dict[str, object] = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_sample(compiled: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(nutpie, "sample", fake_sample)
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model, **kw: model)
+    data = small_sim.data
+    targets = None
+    if with_targets:
+        anchors = set(small_sim.spec("k2").anchors)
+        free = next(b for b in data["benchmark"].to_numpy() if b not in anchors)
+        targets = data.sel(benchmark=[free]).assign_coords(benchmark=["target"])
+        data = data.drop_sel(benchmark=free)
+    with pytest.raises(Stop):
+        CapabilityModel(small_sim.spec("k2")).fit(data, targets, draws=5, tune=5, chains=1)
+    assert seen["target_accept"] == expected
+    with pytest.raises(BayesScalingError, match="target_accept must be in"):
+        CapabilityModel(small_sim.spec("k2")).fit(data, targets, target_accept=1.5)

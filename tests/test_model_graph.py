@@ -231,6 +231,28 @@ def test_a_table_without_compute_has_no_compute_trend(sim: Simulation) -> None:
     np.testing.assert_allclose(loc, alpha[inputs.family_index, 0])
 
 
+def test_without_compute_the_general_axis_has_unit_variance(sim: Simulation) -> None:
+    """No compute: g's family and model variances sum to one and no loading is fixed."""
+    data = sim.data.assign_coords(flops=("model", np.full(sim.data.sizes["model"], np.nan)))
+    inputs = build_inputs(data, load_spec("k1"))
+    model = build_model(inputs, load_spec("k1"))
+    free = {v.name for v in model.free_RVs}
+    assert "general_share" in free and "tau_general" not in free
+    assert model.initial_point()["log_loading"].shape == (len(inputs.benchmarks),)
+    point = model.initial_point(0)
+    point["general_share_logodds__"] = np.array(0.7)
+    tau, resid = model.compile_fn(
+        model.replace_rvs_by_values([model["tau"], model["resid_sd"]]),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+    )(point)
+    np.testing.assert_allclose(tau[0] ** 2 + resid[0] ** 2, 1.0)
+    # With compute the scale anchor's loading stays fixed: one fewer free loading.
+    with_compute = build_model(build_inputs(sim.data, load_spec("k1")), load_spec("k1"))
+    n_free = with_compute.initial_point()["log_loading"].shape
+    assert n_free == (len(inputs.benchmarks) - 1,)
+
+
 def _evaluate(model, point, names):
     """Values of named variables and the prior location of ``g`` at a point."""
     outs = model.replace_rvs_by_values([model[n] for n in names] + [model["g"].owner.inputs[-2]])
