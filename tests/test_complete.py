@@ -120,3 +120,14 @@ def test_out_must_be_a_csv_in_a_folder(frontier: Path, tmp_path: Path) -> None:
     assert run(["complete", str(frontier), "--out", str(tmp_path / "filled.nc")]) == 2
     (tmp_path / "file").write_text("x")
     assert run(["complete", str(frontier), "--out", str(tmp_path / "file" / "f.csv")]) == 2
+
+
+def test_cli_and_function_share_the_default_draws() -> None:
+    """`complete --draws` defaults to complete()'s DEFAULT_DRAWS (the CLI avoids importing it)."""
+    import inspect
+
+    from bayes_scaling.cli.complete import complete_command as cli_complete
+    from bayes_scaling.complete import DEFAULT_DRAWS, complete
+
+    assert inspect.signature(complete).parameters["draws"].default == DEFAULT_DRAWS
+    assert inspect.signature(cli_complete).parameters["draws"].default == DEFAULT_DRAWS

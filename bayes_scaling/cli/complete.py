@@ -47,7 +47,7 @@ def complete_command(
         float, typer.Option("--interval", help="Level of the equal-tailed predictive interval.")
     ] = 0.9,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same file.")] = 0,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 3000,
     tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
     sampler: Annotated[
