@@ -66,8 +66,9 @@ DEFAULT_DRAWS = 2000
 DEFAULT_TUNE = 1000
 
 #: NUTS's target acceptance rate, and the rate for fits with downstream targets: their
-#: per-target scales (spread, family spread, residual weights) leave a rare divergent
-#: excursion at 0.8 (2 in 8000 draws of the post-training fit), none at 0.9.
+#: per-target scales (spread, family spread, residual weights) left a rare divergent
+#: excursion at 0.8 (2 in 8000 draws of the post-training fit) and none at 0.9, but that
+#: one run at 0.9 mixed worse; which default is better is open (docs/model.md).
 TARGET_ACCEPT = 0.8
 TARGET_ACCEPT_TARGETS = 0.9
 
