@@ -27,7 +27,7 @@
 # the diagnostics lines below say whether they converged.
 # Every fit prints one `diagnostics:` line; the answer draws no conclusion from a fit that
 # is NOT converged (R-hat > 1.01, ESS < 400, divergences). The defaults (the
-# package's own) converged when committed; if a rerun does not, try `--draws 4000 --tune 2000`.
+# package's own) did not converge when committed: both fits diverge (docs/analyses.md).
 
 # %%
 import warnings

@@ -26,7 +26,7 @@
 # (`--tasks` takes any of them, comma-separated).
 # Every fit prints one `diagnostics:` line; the answer draws no conclusion from a fit that
 # is NOT converged (R-hat > 1.01, ESS < 400, divergences). The defaults (the
-# package's own) converged when committed; if a rerun does not, try `--draws 4000 --tune 2000`.
+# package's own) converged for one task of two when committed (docs/analyses.md).
 
 # %%
 import warnings

@@ -25,7 +25,7 @@
 # `k2`, family Llama-2, 4 chains x 2000 draws after 1000 tuning steps, seed 0.
 # Every fit prints one `diagnostics:` line; the answer draws no conclusion from a fit that
 # is NOT converged (R-hat > 1.01, ESS < 400, divergences). The defaults (the
-# package's own) converged when committed; if a rerun does not, try `--draws 4000 --tune 2000`.
+# package's own) converged for every fit when committed.
 
 # %%
 import warnings
