@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from bayes_scaling.cli._common import app, warn
+from bayes_scaling.cli._common import COMPLETE_DRAWS, app, warn
 from bayes_scaling.cli.data import (
     DATA_HELP,
     LinearOption,
@@ -47,7 +47,9 @@ def complete_command(
         float, typer.Option("--interval", help="Level of the equal-tailed predictive interval.")
     ] = 0.9,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same file.")] = 0,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 3000,
+    draws: Annotated[
+        int, typer.Option("--draws", help="Posterior draws per chain.")
+    ] = COMPLETE_DRAWS,
     tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
     sampler: Annotated[
