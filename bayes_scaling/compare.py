@@ -487,6 +487,7 @@ def kfold_elpd(
     seed: int = 0,
     sampler: Sampler = "nutpie",
     proposals: int = LOO_PROPOSALS,
+    retries: int = 1,
 ) -> tuple[dict[str, float], list[Diagnostics]]:
     """Exact held-out elpd of models by refitting with each fold's scores hidden.
 
@@ -497,12 +498,16 @@ def kfold_elpd(
     (:func:`integrated_log_likelihood`). One fold per model is exact leave-one-model-out;
     whole families per fold (:func:`family_folds`) is leave-one-family-out.
 
+    A refit that does not converge is run again with twice the draws and tuning steps, up
+    to ``retries`` times (a refit hides a model's scores, so its posterior differs from the
+    full fit's, and the full fit's settings may fall just short).
+
     Returns
     -------
     elpd : dict
         Model -> elpd of its scores.
     diagnostics : list of Diagnostics
-        Of each refit (a refit that did not converge gives no result to trust).
+        Of each fold's last refit (a refit that did not converge gives no result to trust).
 
     Examples
     --------
@@ -524,15 +529,19 @@ def kfold_elpd(
             raise BayesScalingError(f"model {unknown[0]!r} of a fold is not in the data")
         train = data.copy(deep=True)
         train["score"].loc[{"model": fold}] = np.nan
-        fit = CapabilityModel(spec).fit(
-            train,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed + i,
-            sampler=sampler,
-            warn=False,
-        )
+        for attempt in range(retries + 1):
+            fit = CapabilityModel(spec).fit(
+                train,
+                draws=draws * 2**attempt,
+                tune=tune * 2**attempt,
+                chains=chains,
+                seed=seed + i,
+                sampler=sampler,
+                warn=False,
+            )
+            # More draws cannot fix an approximation or a check that could not be made.
+            if fit.diagnostics.ok or not fit.diagnostics.measured:
+                break
         diags.append(fit.diagnostics)
         mi = np.array([names.index(m) for m in fold])
         rows, cols = np.nonzero(np.isfinite(score[mi]))
@@ -800,7 +809,7 @@ def compare_specs(
     (:attr:`bayes_scaling.diagnostics.Diagnostics.ok`: R-hat <= 1.01, ESS >= 400, no
     divergence; checked right after the fits, before anything else is spent), or when more
     than :data:`BAD_SHARE` of the points of a spec still have Pareto k > :data:`BAD_K` after
-    the ``kfold`` fallback. ``force=True`` ranks anyway and lists the reasons in
+    the ``kfold`` fallback, or when a refit of that fallback has not converged. ``force=True`` ranks anyway and lists the reasons in
     ``attrs["refusals"]`` and the ``warning`` column. Stacking weighs converged fits only
     (others get weight NaN).
 
@@ -912,6 +921,13 @@ def compare_specs(
             refits[r["spec"]] = values
             n_bad_refits = sum(not d.ok for d in refit_diag)
             if n_bad_refits:
+                # An exact elpd from an unconverged refit is no better than the PSIS
+                # estimate it replaces: the verdict would rest on it.
+                worst = max(refit_diag, key=lambda d: d.max_rhat)
+                refusals.append(
+                    f"{r['spec']}: {n_bad_refits} of {len(refit_diag)} K-fold refits are not "
+                    f"converged (worst: {diagnostics_line(worst)})"
+                )
                 row_warn[r["spec"]].append(f"{n_bad_refits} K-fold refits not converged")
                 messages[r["spec"]].append(
                     f"{n_bad_refits} of {len(refit_diag)} K-fold refits are not converged"
@@ -926,7 +942,9 @@ def compare_specs(
             row_warn[r["spec"]].append("unreliable LOO")
     if refusals and not force:
         raise ComparisonRefused(
-            "refusing to rank: " + "; ".join(refusals) + "; try --kfold model, or --force"
+            "refusing to rank: "
+            + "; ".join(refusals)
+            + "; try --kfold model, more --draws, or --force"
         )
     for col in ("max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "seconds"):
         table[col] = [getattr(diag[s], col) for s in table["spec"]]

@@ -293,7 +293,7 @@ def test_kfold_refit_agrees_with_psis_and_replaces_points(data, fits) -> None:
     table = loo_table({"k1": fit})
     k = table.attrs["pareto_k"]["k1"]
     good = min(k, key=k.get)
-    elpd, diag = kfold_elpd(data, "k1", [[good]], seed=5, **SAMPLER)
+    elpd, diag = kfold_elpd(data, "k1", [[good]], seed=5, retries=0, **SAMPLER)
     assert list(elpd) == [good] and len(diag) == 1
     psis = table.attrs["elpd_i"]["k1"][good]
     assert abs(elpd[good] - psis) < 1.0
@@ -301,6 +301,34 @@ def test_kfold_refit_agrees_with_psis_and_replaces_points(data, fits) -> None:
     assert replaced["n_refit"].iloc[0] == 1
     assert replaced["elpd"].iloc[0] == pytest.approx(table["elpd"].iloc[0] - 10.0)
     assert math.isnan(replaced.attrs["pareto_k"]["k1"][good])
+
+
+def test_kfold_refit_that_does_not_converge_is_rerun_with_twice_the_draws(
+    data, fits, monkeypatch
+) -> None:
+    calls: list[tuple[int, int]] = []
+
+    class FakeModel:
+        def __init__(self, spec):
+            pass
+
+        def fit(self, data, *, draws, tune, **kwargs):
+            calls.append((draws, tune))
+            return fits["k1"]
+
+    bad = Diagnostics(1.02, 300.0, 300.0, 0, 0.9, 1.0, {"rhat": ["beta"]})
+    good = Diagnostics(1.001, 900.0, 900.0, 0, 0.9, 1.0, {})
+    monkeypatch.setattr(compare_mod, "CapabilityModel", FakeModel)
+    monkeypatch.setattr(
+        FitResults, "diagnostics", property(lambda self: [bad, good][len(calls) > 1])
+    )
+    model = str(data["model"].to_numpy()[0])
+    _, diag = kfold_elpd(data, "k1", [[model]], draws=100, tune=150, chains=2)
+    assert calls == [(100, 150), (200, 300)] and diag == [good]
+    calls.clear()
+    monkeypatch.setattr(FitResults, "diagnostics", property(lambda self: bad))
+    _, diag = kfold_elpd(data, "k1", [[model]], draws=100, tune=150, chains=2, retries=2)
+    assert calls == [(100, 150), (200, 300), (400, 600)] and diag == [bad]
 
 
 def test_family_folds(data) -> None:
@@ -360,6 +388,30 @@ def test_compare_refuses_unreliable_loo(data, fits, monkeypatch) -> None:
         compare_specs(data, ["k1"])
     table = compare_specs(data, ["k1"], force=True)
     assert table["warning"].iloc[0] == "unreliable LOO"
+
+
+def test_compare_refuses_when_a_kfold_refit_is_not_converged(data, fits, monkeypatch) -> None:
+    """The fallback's exact elpd counts only from converged refits."""
+    _fake_fits(monkeypatch, fits, {"k1": True})
+    monkeypatch.setattr(
+        compare_mod,
+        "integrated_log_likelihood",
+        lambda fit, cells=None, **kw: pointwise_log_likelihood(fit, "model"),
+    )
+    bad_fit = Diagnostics(1.03, 150.0, 200.0, 0, 0.9, 1.0, {"rhat": ["beta"]})
+    good_fit = Diagnostics(1.001, 900.0, 900.0, 0, 0.9, 1.0, {})
+
+    def fake_kfold(data, spec, folds, **kw):
+        # Every bad point gets an exact value; one refit of them did not converge.
+        elpd = {f[0]: -5.0 for f in folds}
+        return elpd, [bad_fit] + [good_fit] * (len(folds) - 1)
+
+    monkeypatch.setattr(compare_mod, "kfold_elpd", fake_kfold)
+    with pytest.raises(ComparisonRefused, match=r"k1: 1 of \d+ K-fold refits are not converged"):
+        compare_specs(data, ["k1"], kfold="model")
+    table = compare_specs(data, ["k1"], kfold="model", force=True)
+    assert "K-fold refits not converged" in table["warning"].iloc[0]
+    assert table["n_bad_pareto_k"].iloc[0] == 0
 
 
 # ----------------------------------------------------------------------------- LFO
