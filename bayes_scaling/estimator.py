@@ -86,6 +86,8 @@ _RAW = (
     "target_weight_raw",
     "target_deviation_z",
     "g",
+    "g_centred",
+    "g_shift_z",
     "s_spec_z",
     "log_loading",
     "anchor_loading",

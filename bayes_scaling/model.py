@@ -395,6 +395,34 @@ def loading_mask(benchmarks: tuple[str, ...], anchors: tuple[str, ...]) -> np.nd
     return mask
 
 
+def _general_without_shift(loc: pt.TensorVariable, scale: pt.TensorVariable) -> pt.TensorVariable:
+    """``g ~ Normal(loc, scale)``, one per model, sampled as a centred part and a mean.
+
+    The likelihood reads ``g - mean(g)`` only, so the mean of ``g`` is known from the prior
+    alone. Sampled as a common move of a hundred coordinates that the data pin, it is a
+    direction a diagonal mass matrix cannot follow (R-hat 1.8 on a 100 x 130 table).
+    Here the centred part ``c`` (zero-sum, ``g_centred``) carries the density of ``g``
+    with the mean integrated out, and the mean is drawn from its exact conditional given
+    ``c`` (``g_shift_z``): the same distribution of ``g``, with the slow direction a
+    coordinate of its own.
+
+    With precisions ``p = 1 / scale**2`` and ``P = sum(p)``, the mean given ``c`` is
+    Normal(``m``, ``1 / sqrt(P)``) with ``m = sum(p (loc - c)) / P``, and ``c``'s density is
+    ``prod Normal(c + m; loc, scale) * sqrt(2 pi / P)``.
+    """
+    c = pm.ZeroSumNormal("g_centred", 1.0, dims="model")
+    prec = 1.0 / scale**2
+    p_sum = prec.sum()
+    m = ((loc - c) * prec).sum() / p_sum
+    z = (c + m - loc) / scale
+    # c's own density, in place of the unit ZeroSumNormal's (its quadratic is added back).
+    pm.Potential(
+        "g_centred_density",
+        -0.5 * (z**2).sum() - pt.log(scale).sum() - 0.5 * pt.log(p_sum) + 0.5 * (c**2).sum(),
+    )
+    return c + m + pm.Normal("g_shift_z", 0.0, 1.0) / pt.sqrt(p_sum)
+
+
 def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
     """Build the PyMC graph of the capability model (no sampling).
 
@@ -439,21 +467,19 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         if inputs.has_compute.any():
             beta = pm.LogNormal("beta", np.log(pri.loading_median), 0.5)
         else:
-            # Without compute "decades" mean nothing: the general axis stays on the scale
-            # anchor's logit scale (one logit per unit), and a free beta would only be
-            # its prior, spreading every capability for nothing.
+            # Without compute "decades" mean nothing: the general axis is on the logit
+            # scale of a typical benchmark (loadings with geometric mean one), and a free
+            # beta would only be its prior, spreading every capability for nothing.
             beta = pm.Deterministic("beta", pt.constant(1.0, dtype="float64"))
         to_g = pri.loading_median
-        # Without compute nothing sets the general axis's scale (no decades, and a scale
+        # Without compute nothing sets the general axis's scale: no decades, and a scale
         # anchor seen by a quarter of a sparse leaderboard pinned it for a quarter of the
-        # models: R-hat 1.3 on the others). It then has unit variance, split between
-        # families and models, like a specialisation, and every loading is free.
-        unit_general = not inputs.has_compute.any() and not spec.compute_only
-        if unit_general:
-            general_share = pm.Beta("general_share", pri.family_share_a, pri.family_share_b)
-            tau_general = pm.Deterministic("tau_general", pt.sqrt(general_share))
-        else:
-            tau_general = pm.HalfNormal("tau_general", pri.tau_sd * to_g)
+        # models (R-hat 1.3 on the others). The geometric mean of all loadings sets it
+        # instead (see the benchmark layer). A unit variance of g, as for a
+        # specialisation, left one direction free (all of g times c, all loadings over c)
+        # that 130 benchmarks pin only through the prior: R-hat 2.5 on 100 x 130.
+        no_compute = not inputs.has_compute.any() and not spec.compute_only
+        tau_general = pm.HalfNormal("tau_general", pri.tau_sd * to_g)
         if k == 1:
             tau_u = tau_general[None]
         elif spec.compute_only:
@@ -487,10 +513,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         if spec.compute_only:
             resid_u = pt.zeros(k)
         else:
-            if unit_general:
-                sigma_g = pm.Deterministic("sigma_general", pt.sqrt(1.0 - general_share))
-            else:
-                sigma_g = pm.HalfNormal("sigma_general", pri.sigma_sd * to_g)
+            sigma_g = pm.HalfNormal("sigma_general", pri.sigma_sd * to_g)
             pm.Deterministic("sigma", sigma_g / beta)
             spec_sd = pt.sqrt(1.0 - share) if k > 1 else pt.ones(0)
             resid_u = pt.concatenate([sigma_g[None], spec_sd])
@@ -511,7 +534,10 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         if spec.compute_only:
             g, spec_caps = loc[:, 0], loc[:, 1:]
         else:
-            g = pm.Normal("g", loc[:, 0], scale[:, 0], dims="model")
+            if no_compute:
+                g = _general_without_shift(loc[:, 0], scale[:, 0])
+            else:
+                g = pm.Normal("g", loc[:, 0], scale[:, 0], dims="model")
             spec_caps = pt.zeros((len(inputs.models), 0))
             if k > 1:
                 # Non-centred: a specialisation is seen through small loadings, often on
@@ -533,11 +559,13 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # choose_scale_anchor); the others are relative to it. Fixing the scale on a
         # geometric mean instead couples beta to a benchmark barely related to compute
         # (TruthfulQA), whose log loading wanders far below zero.
-        mu_l = pm.Normal("mu_l", 0.0, 0.5)
-        if unit_general:
-            # The scale is g's unit variance: no anchor, every loading free.
-            log_l = pm.Normal("log_loading", mu_l, sd_l, shape=n_bench)
+        if no_compute:
+            # The scale is the loadings' geometric mean: every loading free, their logs
+            # summing to zero, and their population centred at one.
+            mu_l = pt.constant(0.0, dtype="float64")
+            log_l = pm.ZeroSumNormal("log_loading", sd_l, shape=n_bench)
         else:
+            mu_l = pm.Normal("mu_l", 0.0, 0.5)
             anchor_j = inputs.benchmarks.index(inputs.scale_anchor or inputs.anchors[0])
             others = [j for j in range(n_bench) if j != anchor_j]
             log_l = pt.zeros(n_bench)

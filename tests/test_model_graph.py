@@ -15,6 +15,7 @@ import pymc as pm
 import pytest
 import xarray as xr
 from scipy.special import expit
+from scipy.stats import norm
 
 from bayes_scaling import datasets
 from bayes_scaling.errors import BayesScalingError
@@ -215,6 +216,23 @@ def test_compute_only_without_compute_is_a_user_error(sim: Simulation) -> None:
         build_inputs(sim.data, load_spec("compute-only"))
 
 
+def general_prior_logp(model, point) -> float:
+    """The graph's prior log density of the general capabilities at ``point``.
+
+    Without compute they are sampled as a zero-sum part and a mean
+    (``model._general_without_shift``); their density is then ``Normal(loc, scale)``'s
+    less ``0.5 log sum(1 / scale**2)``, the volume of the shift's non-centring.
+    """
+    names = ["g"] if "g" in model else ["g_centred", "g_shift_z", "g_centred_density"]
+    return float(
+        model.compile_fn(
+            model.logp(vars=[model[n] for n in names], jacobian=False, sum=True),
+            inputs=model.value_vars,
+            on_unused_input="ignore",
+        )(point)
+    )
+
+
 def test_a_table_without_compute_has_no_compute_trend(sim: Simulation) -> None:
     """No compute at all: beta is fixed at one and a model's prior is its family's effect."""
     data = sim.data.assign_coords(flops=("model", np.full(sim.data.sizes["model"], np.nan)))
@@ -222,31 +240,44 @@ def test_a_table_without_compute_has_no_compute_trend(sim: Simulation) -> None:
     assert (inputs.x_mean, inputs.x_sd) == (0.0, 0.0)
     model = build_model(inputs, load_spec("k2"))
     assert "beta" not in {v.name for v in model.free_RVs}
-    point = model.initial_point(0)
-    key = next(k for k in point if k.startswith("z_alpha"))
-    point[key] = np.random.default_rng(0).normal(size=point[key].shape)
-    beta, alpha, loc = _evaluate(model, point, ["beta", "alpha"])
-    assert float(beta) == 1.0
-    # The prior of g is centred on the model's family effect (decades = logits here).
-    np.testing.assert_allclose(loc, alpha[inputs.family_index, 0])
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point(0).items()}
+        point["g_centred_zerosum__"] = rng.normal(0, 1, point["g_centred_zerosum__"].shape)
+        beta, alpha, s, sigma = model.compile_fn(
+            model.replace_rvs_by_values([model[n] for n in ("beta", "alpha", "S", "sigma")]),
+            inputs=model.value_vars,
+            on_unused_input="ignore",
+        )(point)
+        assert float(beta) == 1.0
+        # The prior of g is Normal(its family's effect, sigma): decades = logits here.
+        loc = alpha[inputs.family_index, 0]
+        ours = norm.logpdf(s[:, 0], loc, sigma).sum()
+        n = len(inputs.models)
+        np.testing.assert_allclose(
+            ours, general_prior_logp(model, point) + 0.5 * np.log(n / sigma**2), rtol=1e-10
+        )
 
 
-def test_without_compute_the_general_axis_has_unit_variance(sim: Simulation) -> None:
-    """No compute: g's family and model variances sum to one and no loading is fixed."""
+def test_without_compute_the_loadings_set_the_general_scale(sim: Simulation) -> None:
+    """No compute: the general loadings have geometric mean one; g's sds are free."""
     data = sim.data.assign_coords(flops=("model", np.full(sim.data.sizes["model"], np.nan)))
     inputs = build_inputs(data, load_spec("k1"))
     model = build_model(inputs, load_spec("k1"))
     free = {v.name for v in model.free_RVs}
-    assert "general_share" in free and "tau_general" not in free
-    assert model.initial_point()["log_loading"].shape == (len(inputs.benchmarks),)
+    assert {"tau_general", "sigma_general", "log_loading"} <= free
+    assert not {"mu_l", "general_share", "g"} & free
     point = model.initial_point(0)
-    point["general_share_logodds__"] = np.array(0.7)
-    tau, resid = model.compile_fn(
-        model.replace_rvs_by_values([model["tau"], model["resid_sd"]]),
+    point["log_loading_zerosum__"] = np.random.default_rng(1).normal(
+        size=point["log_loading_zerosum__"].shape
+    )
+    (lam,) = model.compile_fn(
+        model.replace_rvs_by_values([model["loadings"]]),
         inputs=model.value_vars,
         on_unused_input="ignore",
     )(point)
-    np.testing.assert_allclose(tau[0] ** 2 + resid[0] ** 2, 1.0)
+    assert lam.shape == (len(inputs.benchmarks), 1) and np.ptp(lam) > 0.1
+    np.testing.assert_allclose(np.log(lam[:, 0]).sum(), 0.0, atol=1e-10)
     # With compute the scale anchor's loading stays fixed: one fewer free loading.
     with_compute = build_model(build_inputs(sim.data, load_spec("k1")), load_spec("k1"))
     n_free = with_compute.initial_point()["log_loading"].shape
