@@ -44,7 +44,13 @@ from scipy.special import logsumexp
 
 from bayes_scaling.diagnostics import Diagnostics, diagnostics_line
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.estimator import CapabilityModel, FitResults, Sampler
+from bayes_scaling.estimator import (
+    DEFAULT_DRAWS,
+    DEFAULT_TUNE,
+    CapabilityModel,
+    FitResults,
+    Sampler,
+)
 from bayes_scaling.measurement import log_density, precision
 from bayes_scaling.specs import ModelSpec, load_spec
 
@@ -481,8 +487,8 @@ def kfold_elpd(
     spec: str | ModelSpec,
     folds: Sequence[Sequence[str]],
     *,
-    draws: int = 1000,
-    tune: int = 1000,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
     chains: int = 4,
     seed: int = 0,
     sampler: Sampler = "nutpie",
@@ -786,8 +792,8 @@ def compare_specs(
     data: xr.Dataset,
     specs: Sequence[str | ModelSpec],
     *,
-    draws: int = 1000,
-    tune: int = 1000,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
     chains: int = 4,
     seed: int = 0,
     by: By = "model",

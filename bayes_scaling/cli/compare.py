@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bayes_scaling.cli._common import app, split_list, warn
+from bayes_scaling.cli._common import FIT_DRAWS, FIT_TUNE, app, split_list, warn
 from bayes_scaling.cli.data import DATA_HELP, open_table
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.progress import reporting
@@ -108,8 +108,8 @@ def compare_command(
     percent: Annotated[
         bool, typer.Option("--percent", help="DATA file scores are on 0-100.")
     ] = False,
-    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 1000,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")] = FIT_DRAWS,
+    tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = FIT_TUNE,
     chains: Annotated[int, typer.Option("--chains", help="Number of chains.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
