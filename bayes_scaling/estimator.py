@@ -94,7 +94,6 @@ _RAW = (
     "tau_general",
     "sigma_general",
     "family_share",
-    "general_share",
     "tau_specific",
     "target_log_weight",
     "target_residual_z",
