@@ -11,7 +11,10 @@ compute (general axis) and unit-variance specialisations::
     new family, no compute:     S ~ Normal(0, sqrt(resid_sd^2 + tau^2 + x_sd^2 e_1))
 
 where ``e_1`` picks the general axis, ``x`` is centred log10 FLOPs, and a family's effects
-average zero over the fit's families (a new family's effect is a fresh draw). Unknown
+average zero over the fit's families of two or more models (a new family's effect is a
+fresh draw). The graph gives a family of one model the "new family" prior, with its effect
+integrated out, and draws the effect afterwards (:func:`bayes_scaling.model.build_model`):
+the same joint distribution, so consumers read ``alpha`` as for any family. Unknown
 compute is missing data, integrated out: ``x ~ Normal(0, x_sd)``, the spread of the fit's
 known compute. A closed model so keeps its family's efficiency and is otherwise placed by
 its benchmarks; it is not shrunk toward the open models' mean capability. A fit with no

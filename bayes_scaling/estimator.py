@@ -79,9 +79,11 @@ TARGET_ACCEPT_TARGETS = 0.9
 RESULTS_VERSION = 3
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
-_SIGNED = ("S", "alpha", "z_alpha", "loadings", "target_weights")
+_SIGNED = ("S", "alpha", "loadings", "target_weights")
 #: Raw, sign-ambiguous duplicates of aligned variables; dropped after alignment.
 _RAW = (
+    "z_alpha",
+    "alpha_lone_z",
     "loading_raw",
     "target_weight_raw",
     "target_deviation_z",

@@ -31,7 +31,7 @@ from bayes_scaling.compare import fit_log_likelihood
 from bayes_scaling.estimator import FitResults, _assemble
 from bayes_scaling.forecast import make_target
 from bayes_scaling.measurement import draw, log_density
-from bayes_scaling.model import build_inputs, build_model
+from bayes_scaling.model import build_inputs, build_model, lone_families
 from bayes_scaling.predictive import prior_of
 from bayes_scaling.simulate import simulate, simulate_target
 
@@ -42,7 +42,9 @@ MODE = "FAST_COMPILE"
 SPECS = sorted(p.stem for p in (Path(__file__).parents[1] / "models").glob("*.toml"))
 #: Every spec, a table without any compute (a frontier leaderboard: no compute trend), and
 #: one with a linear column (an Elo-like rating: identity link, normal measurement).
-CASES = [*SPECS, "k2@no-compute", "k2@linear"]
+#: And tables whose families include some with one model (their effect is integrated out
+#: of the graph's prior and drawn from its conditional), with and without compute.
+CASES = [*SPECS, "k2@no-compute", "k2@linear", "k2@lone", "k2@lone-no-compute"]
 
 
 @functools.cache
@@ -51,6 +53,16 @@ def _sim():
     return simulate(
         24, 4, 8, capabilities=4, missing=0.1, seed=3, compute_missing=0.15, continuous=True
     )
+
+
+def _with_lone_families(data: xr.Dataset, n: int) -> xr.Dataset:
+    """The first ``n`` models, a closed one among them, each given a family of its own."""
+    fam = data["family"].to_numpy().astype(object).copy()
+    closed = np.flatnonzero(~np.isfinite(data["flops"].to_numpy().astype(float)))
+    movers = sorted({0, 1, int(closed[0])} if len(closed) else set(range(n)))[:n]
+    for i in movers:
+        fam[i] = f"lone-{i}"
+    return data.assign_coords(family=("model", fam.astype(str)))
 
 
 def _with_linear_column(data: xr.Dataset, name: str) -> xr.Dataset:
@@ -95,7 +107,9 @@ def _cached_point(spec_name: str, seed: int = 0):
     spec_name, _, variant = spec_name.partition("@")
     spec = sim.spec(spec_name)
     data = sim.data
-    if variant == "no-compute":
+    if variant.startswith("lone"):
+        data = _with_lone_families(data, 3)
+    if variant.endswith("no-compute"):
         data = data.assign_coords(flops=("model", np.full(data.sizes["model"], np.nan)))
     if variant == "linear":
         data = _with_linear_column(data, "ARC-C")
@@ -237,21 +251,61 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     # takes 0.5 log sum(1 / scale^2) off the density (model._general_without_shift).
     beta = float(fit.posterior["beta"].to_numpy().ravel()[0])
     names = ["g"] if "g" in model else ["g_centred", "g_shift_z", "g_centred_density"]
+    names += ["alpha_lone_z"] if "alpha_lone_z" in model else []
     g_logp = model.compile_fn(
         model.logp(vars=[model[n] for n in names], jacobian=False, sum=True),
         inputs=model.value_vars,
         mode=MODE,
         on_unused_input="ignore",
     )(point)
+    fi = _inputs.family_index
+    lone = lone_families(fi, len(_inputs.families))
+    tau = fit.posterior["tau"].to_numpy()[0, 0]
+    # The graph's prior scale of g: a lone family's effect is integrated out.
+    graph_scale = np.where(lone[fi], np.sqrt(scale[0, :, 0] ** 2 + tau[0] ** 2), scale[0, :, 0])
     if "g" not in model:
-        g_logp += 0.5 * np.log((1.0 / (beta * scale[0, :, 0]) ** 2).sum())
+        g_logp += 0.5 * np.log((1.0 / (beta * graph_scale) ** 2).sum())
     z = (s[:, 0] - loc[0, :, 0]) / scale[0, :, 0]
     ours = (-0.5 * z**2 - np.log(scale[0, :, 0] * beta) - 0.5 * np.log(2 * np.pi)).sum()
+    # A family with one model: the graph samples the model from the prior with the family
+    # effect integrated out, then the effect from its conditional (a unit normal scaled
+    # by its sd). The joint density of the two is the one ``place`` reads in parts.
+    alpha = fit.posterior["alpha"].to_numpy()[0, 0]
+    if lone.any():
+        members = np.array([np.flatnonzero(fi == f)[0] for f in np.flatnonzero(lone)])
+        a = alpha[lone]
+        ours += (-0.5 * (a[:, 0] / tau[0]) ** 2 - np.log(tau[0] * beta)).sum()
+        ours -= 0.5 * np.log(2 * np.pi) * len(members)
+        z_lone = point["alpha_lone_z"]
+        within = scale[0, members, :]  # the model's sd about its family's line
+        marginal = np.sqrt(within**2 + tau**2)
+        sd_cond = tau * within / marginal
+        # log N(g; marginal) + log N(z) = the joint density + log sd (in g's units); the
+        # graph's z of the specialisations is added on both sides.
+        ours += np.log(sd_cond[:, 0] * beta).sum()
+        ours += (-0.5 * z_lone[:, 1:] ** 2 - 0.5 * np.log(2 * np.pi)).sum()
+        # The specialisations: the graph's unit normal is the model's capability over its
+        # marginal scale, and the effect its conditional draw (signs flip together).
+        if spec.n_capabilities > 1:
+            np.testing.assert_allclose(
+                np.abs(point["s_spec_z"][members]),
+                np.abs(s[members, 1:] / marginal[:, 1:]),
+                rtol=1e-7,
+            )
+            shrink = tau[1:] ** 2 / marginal[:, 1:] ** 2
+            np.testing.assert_allclose(
+                np.abs(a[:, 1:] - shrink * s[members, 1:]),
+                np.abs(sd_cond[:, 1:] * z_lone[:, 1:]),
+                rtol=1e-7,
+                atol=1e-12,
+            )
+    else:
+        assert "alpha_lone_z" not in model
     np.testing.assert_allclose(ours, g_logp, rtol=1e-8)
     if spec.n_capabilities > 1:
-        z_graph = point["s_spec_z"]
+        z_graph = point["s_spec_z"][~lone[fi]]
         # Sign alignment may flip a specialisation axis; the standardised draws agree in size.
-        z_ours = (s[:, 1:] - loc[0, :, 1:]) / scale[0, :, 1:]
+        z_ours = ((s[:, 1:] - loc[0, :, 1:]) / scale[0, :, 1:])[~lone[fi]]
         np.testing.assert_allclose(np.abs(z_ours), np.abs(z_graph), rtol=1e-7, atol=1e-9)
 
 
