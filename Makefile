@@ -26,7 +26,8 @@ help:
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make bench  speed benchmarks (bench/)"
 	@echo "make analyses  execute the notebooks in analyses/ in place, with their outputs"
-	@echo "               (DRAWS=, TUNE=, CHAINS= override their sampler settings; NOTEBOOKS= picks some)"
+	@echo "               (DRAWS=, TUNE=, CHAINS=, TARGET_ACCEPT= override their sampler settings;"
+	@echo "               NOTEBOOKS= picks some)"
 
 $(STAMP): pyproject.toml
 	@py=$$($(FIND_PYTHON)); \
@@ -78,10 +79,12 @@ bench: $(STAMP)
 DRAWS ?=
 TUNE ?=
 CHAINS ?=
+TARGET_ACCEPT ?=
 NOTEBOOKS ?=
 
 analyses: $(STAMP)
 	BAYES_SCALING_DRAWS=$(DRAWS) BAYES_SCALING_TUNE=$(TUNE) BAYES_SCALING_CHAINS=$(CHAINS) \
+		BAYES_SCALING_TARGET_ACCEPT=$(TARGET_ACCEPT) \
 		$(PY) analyses/_execute.py $(NOTEBOOKS)
 
 clean:

@@ -46,6 +46,7 @@ def settings(
     tune: int = 500,
     chains: int = 2,
     seed: int = 0,
+    target_accept: float | None = None,
     options: Mapping[str, str] | None = None,
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -62,6 +63,9 @@ def settings(
         The analysis; the default output folder is ``runs/analyses/<name>``.
     draws, tune, chains, seed : int
         Defaults of ``--draws``, ``--tune``, ``--chains``, ``--seed``.
+    target_accept : float, optional
+        Default of ``--target-accept``, NUTS's target acceptance rate; none leaves the
+        package's default (``fit``'s).
     options : mapping of str to str, optional
         The analysis's own string options and their defaults (``{"specs": "k1,k2"}``
         gives ``--specs`` and ``BAYES_SCALING_SPECS``).
@@ -75,8 +79,9 @@ def settings(
     Returns
     -------
     argparse.Namespace
-        ``draws``, ``tune``, ``chains``, ``seed``, ``out`` (a Path; the writers here create it), the options,
-        and ``fit_kwargs`` (the four sampler settings as a dict for ``fit``/``forecast``).
+        ``draws``, ``tune``, ``chains``, ``seed``, ``target_accept``, ``out`` (a Path; the
+        writers here create it), the options, and ``fit_kwargs`` (the sampler settings as a
+        dict for ``fit``/``forecast``; ``target_accept`` only when set).
 
     Raises
     ------
@@ -95,6 +100,12 @@ def settings(
     for flag, value in (("draws", draws), ("tune", tune), ("chains", chains), ("seed", seed)):
         parser.add_argument(f"--{flag}", type=int, default=default(flag, value))
     parser.add_argument(
+        "--target-accept",
+        dest="target_accept",
+        type=float,
+        default=default("target_accept", target_accept),
+    )
+    parser.add_argument(
         "--out", type=Path, default=default("out", Path("runs") / "analyses" / name)
     )
     for flag, value in (options or {}).items():
@@ -108,6 +119,8 @@ def settings(
         "chains": args.chains,
         "seed": args.seed,
     }
+    if args.target_accept is not None:
+        args.fit_kwargs["target_accept"] = float(args.target_accept)
     return args
 
 

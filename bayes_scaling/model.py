@@ -680,9 +680,17 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             pm.Deterministic(
                 "target_weights", pt.concatenate(w_cols, axis=1), dims=("target", "capability")
             )
-            t_noise = pm.LogNormal(
-                "target_noise", np.log(pri.target_noise_median), 0.7, dims="target"
+            # The benchmarks' noise floor holds for targets too. Without it a target that
+            # most models score near its floor (word unscrambling) pushed the noise to 0.002
+            # of the range, where the likelihood's curvature outgrows any step size
+            # (289 divergences).
+            t_excess = pm.LogNormal(
+                "target_noise_excess",
+                np.log(pri.target_noise_median - pri.noise_floor),
+                0.7,
+                dims="target",
             )
+            t_noise = pm.Deterministic("target_noise", pri.noise_floor + t_excess, dims="target")
             # What a target measures beyond the capabilities: a per-model deviation on
             # the logit scale (the target's unique factor). Measurement noise alone
             # says a model on the fitted curve scores within a point or two of it;

@@ -77,7 +77,8 @@ class Priors:
     target_intercept_sd : float
         Normal scale of a downstream target's intercept (logit units).
     target_noise_median : float
-        Prior median of a downstream target's noise sd (on its [0, 1] scale).
+        Prior median of a downstream target's noise sd (on its [0, 1] scale); the part
+        above ``noise_floor`` is log-normal with scale 0.7. Must exceed ``noise_floor``.
     target_spread_sd : float
         Half-normal scale of a target's per-model deviation from its sigmoid, on the logit
         scale (what the target measures beyond the capabilities).
@@ -115,3 +116,8 @@ class Priors:
             value = getattr(self, field.name)
             if not value > 0:
                 raise ValueError(f"prior {field.name} must be positive, got {value}")
+        if not self.target_noise_median > self.noise_floor:
+            raise ValueError(
+                f"prior target_noise_median ({self.target_noise_median}) must exceed "
+                f"noise_floor ({self.noise_floor})"
+            )

@@ -202,6 +202,16 @@ def test_settings_precedence_flags_then_environment_then_defaults() -> None:
         analysis.settings("x", argv=["--draws", "many"], environ={})
 
 
+def test_settings_pass_a_target_acceptance_only_when_set() -> None:
+    s = analysis.settings("x", target_accept=0.95, argv=[], environ={})
+    assert s.fit_kwargs["target_accept"] == 0.95
+    s = analysis.settings("x", argv=[], environ={"BAYES_SCALING_TARGET_ACCEPT": "0.99"})
+    assert s.fit_kwargs["target_accept"] == 0.99
+    s = analysis.settings("x", argv=["--target-accept", "0.9"], environ={})
+    assert s.fit_kwargs["target_accept"] == 0.9
+    assert "target_accept" not in analysis.settings("x", argv=[], environ={}).fit_kwargs
+
+
 def test_settings_ignore_the_kernels_argv_in_a_notebook(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ipykernel", object())
     monkeypatch.setattr(sys, "argv", ["ipykernel_launcher", "-f", "kernel.json"])
