@@ -21,9 +21,9 @@
 # at which capability it turns positive, with its uncertainty.
 #
 # The committed outputs were made by `make analyses NOTEBOOKS=post_training DRAWS=4000
-# TUNE=2000`: spec `k2`, 4 chains x 4000 draws after 2000 tuning steps, seed 0. At this
-# notebook's defaults (the package's, 4 x 2000 after 1000) the fit ended at R-hat 1.020 and
-# bulk ESS 249, not converged.
+# TUNE=2000` (0.6.3): spec `k2`, 4 chains x 4000 draws after 2000 tuning steps, seed 0. At
+# this notebook's defaults (the package's, 4 x 2000 after 1000) the fit ended at R-hat 1.011
+# and bulk ESS 371, not converged.
 # Every fit prints one `diagnostics:` line; the answer draws no conclusion from a fit that
 # is NOT converged (R-hat > 1.01, ESS < 400, divergences).
 
