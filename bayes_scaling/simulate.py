@@ -512,6 +512,7 @@ def simulate_target(
     spread: float = 0.3,
     family_spread: float = 0.5,
     floor: float = 0.0,
+    noise: float = 0.02,
     seed: int = 0,
 ) -> SimulatedTarget:
     """Draw a downstream metric from the target layer of :mod:`bayes_scaling.model`.
@@ -524,8 +525,9 @@ def simulate_target(
     capabilities' prediction, squeezed as in the model), ``v`` is ``residual_weight`` on
     ``residual_benchmark`` (default: the first non-anchor benchmark) and zero elsewhere,
     ``d`` family offsets with sd
-    ``family_spread``, ``e`` model deviations with sd ``spread``; the value is a binomial
-    share of ``n_items``.
+    ``family_spread``, ``e`` model deviations with sd ``spread``; the value is a
+    beta-binomial share of ``n_items`` with noise sd ``noise`` at p = 0.5 (default two
+    points, as the simulated benchmarks'; the model's floor is half a point).
 
     Examples
     --------
@@ -564,8 +566,9 @@ def simulate_target(
     if not 0.0 <= floor < 1.0:
         raise BayesScalingError(f"a target's floor must be in [0, 1), got {floor}")
     p = expected_score(eta, floor, 1.0)
-    # Item sampling only (the limit of no target noise): counts of ``n_items`` items.
-    values = draw(p[:, None], 0.0, np.array([float(n_items)]), rng, "binomial")[:, 0]
+    # Counts of ``n_items`` items with protocol noise above the model's floor.
+    phi = precision(np.array([noise]))
+    values = draw(p[:, None], phi, np.array([float(n_items)]), rng, "beta-binomial")[:, 0]
     models = [str(m) for m in prm["model"].to_numpy()]
     params = xr.Dataset(
         {
@@ -577,6 +580,7 @@ def simulate_target(
             "spread": ((), spread),
             "family_spread": ((), family_spread),
             "floor": ((), floor),
+            "noise": ((), noise),
             "p": ("model", p),
         },
         coords={
