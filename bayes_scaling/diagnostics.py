@@ -226,7 +226,8 @@ def diagnostics_table(tree: xr.DataTree) -> pd.DataFrame:
     varying = [
         name
         for name, da in post.data_vars.items()
-        # z_alpha: the zero-sum family effects' raw coordinates, reported as alpha.
+        # z_alpha: the zero-sum family effects' raw coordinates, reported as alpha; only
+        # results files written before 0.6.3 still hold it (it is dropped since).
         if da.sizes.get("draw", 0) > 1 and name != "z_alpha"
     ]
     post = post[varying]

@@ -596,7 +596,7 @@ def predictive_check_plot(
 def worst_rhat(fit: FitResults, n: int = 4) -> list[tuple[str, float, np.ndarray]]:
     """The ``n`` scalar parameters with the highest R-hat, worst first.
 
-    Constants (fixed-zero loadings) and the raw ``z_alpha`` are skipped, as in
+    Constants (fixed-zero loadings) and the raw ``z_alpha`` (files before 0.6.3) are skipped, as in
     :func:`bayes_scaling.diagnostics.compute_diagnostics`, and a quantity stored twice
     (a deterministic copy) is listed once.
 
