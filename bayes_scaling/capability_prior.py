@@ -131,6 +131,82 @@ def capability_prior(
     return loc, xp.sqrt(var)
 
 
+def member_conditional_prior(
+    x: float | None,
+    members: np.ndarray,
+    members_x: np.ndarray,
+    tau: np.ndarray,
+    resid_sd: np.ndarray,
+    x_sd: float,
+    *,
+    slope: np.ndarray | float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prior of a model's capabilities given the *other* models of its family.
+
+    Leave-one-model-out needs the model's prior without its own data. The family effect
+    ``alpha_f`` of the fit's draws was learnt from the model too, so it is integrated out
+    given the other members' capabilities, in the layout of :func:`capability_prior`:
+    member ``j`` is ``Normal(alpha_f + slope_f x_j e_1, v_j)`` with ``v_j = resid_sd^2``
+    (known compute) or ``resid_sd^2 + (slope_f x_sd)^2 e_1`` (unknown), and
+    ``alpha_f ~ Normal(0, tau)`` per capability. Then ``alpha_f`` given the members is
+    Normal(``m``, ``1 / sqrt(P)``) with ``P = 1 / tau^2 + sum_j 1 / v_j`` and
+    ``m = sum_j (S_j - slope_f x_j e_1) / v_j / P``, and the model is
+    ``Normal(m + slope_f x e_1, sqrt(v + 1 / P))``. The fit's family effects sum to zero over
+    families; treating ``alpha_f`` as free of the other families is an approximation, which
+    PSIS's importance ratios absorb (its prior variance is ``tau^2 (1 - 1/F)`` with ``F``
+    families, not ``tau^2``).
+
+    Parameters
+    ----------
+    x : float or None
+        The model's centred log10 FLOPs; None = unknown.
+    members : numpy.ndarray
+        The other members' capabilities, shape (..., N, K), decades.
+    members_x : numpy.ndarray
+        Their centred log10 FLOPs, shape (N,); NaN = unknown.
+    tau, resid_sd : numpy.ndarray
+        Shape (..., K): family-effect sd and sd around the family line (positive).
+    x_sd : float
+        Sd of log10 FLOPs over the fit's models.
+    slope : numpy.ndarray or float
+        The family's slope on log-compute, shape (...) (default one).
+
+    Returns
+    -------
+    loc, scale : numpy.ndarray
+        Shape (..., K).
+
+    Examples
+    --------
+    >>> loc, scale = member_conditional_prior(
+    ...     1.0, np.array([[0.5, 0.2]]), np.array([0.0]),
+    ...     tau=np.array([1.0, 1.0]), resid_sd=np.array([1.0, 1.0]), x_sd=1.0)
+    >>> loc.tolist(), scale.round(3).tolist()
+    ([1.25, 0.1], [1.225, 1.225])
+    """
+    members = np.asarray(members, dtype=float)
+    members_x = np.asarray(members_x, dtype=float)
+    tau2 = np.asarray(tau, dtype=float) ** 2
+    resid2 = np.asarray(resid_sd, dtype=float) ** 2
+    slope = np.asarray(slope, dtype=float)[..., None]
+    k = tau2.shape[-1]
+    e1 = np.zeros(k)
+    e1[0] = 1.0
+    has = np.isfinite(members_x)
+    # (..., N, K): each member's residual from the family effect and its variance.
+    trend = slope[..., None] * np.where(has, members_x, 0.0)[:, None] * e1
+    var = resid2[..., None, :] + (~has)[:, None] * (slope[..., None] * x_sd) ** 2 * e1
+    precision = 1.0 / tau2 + (1.0 / var).sum(axis=-2)
+    mean = ((members - trend) / var).sum(axis=-2) / precision
+    if x is None:
+        own_var = resid2 + (slope * x_sd) ** 2 * e1
+        loc = mean
+    else:
+        own_var = resid2 + 0.0 * tau2
+        loc = mean + slope * x * e1
+    return loc, np.sqrt(own_var + 1.0 / precision)
+
+
 def _last_dim(a: Any) -> int:
     if isinstance(a, pt.Variable):
         return int(a.type.shape[-1])

@@ -68,6 +68,7 @@ __all__ = [
     "leave_future_out",
     "loo_table",
     "pointwise_log_likelihood",
+    "relative_efficiency",
     "restrict_to_compute",
 ]
 
@@ -159,6 +160,7 @@ def integrated_log_likelihood(
     >>> ll.dims  # doctest: +SKIP
     ('chain', 'draw', 'model')
     """
+    from bayes_scaling.capability_prior import member_conditional_prior
     from bayes_scaling.place import _Obs, _prior, _run_arrays, importance_draws
 
     if proposals < 2:
@@ -177,6 +179,18 @@ def integrated_log_likelihood(
     )
     family_of = dict(zip(names, families, strict=True))
     flops = dict(zip(names, data["flops"].to_numpy().astype(float), strict=True))
+    x_of = {
+        m: math.log10(f) - run.x_mean if np.isfinite(f) and f > 0 else math.nan
+        for m, f in flops.items()
+    }
+    s_all = (
+        post["S"]
+        .stack(sample=("chain", "draw"))
+        .transpose("sample", "model", "capability")
+        .to_numpy()[run.pick]
+        .astype(float)
+    )
+    s_models = [str(v) for v in post["model"].to_numpy()]
     seen = _cells(fit)["model"].unique()
     members: dict[str, set[str]] = {}
     for m in seen:
@@ -207,8 +221,25 @@ def integrated_log_likelihood(
         x = math.log10(f) - run.x_mean if np.isfinite(f) and f > 0 else None
         fam = family_of[m]
         # Without this model, does the fit still see the family through another model?
-        new_family = not (members.get(fam, set()) - {m})
-        mu, sd, exact = _prior(run, fam, x, new_family=new_family)
+        others = sorted(members.get(fam, set()) - {m})
+        if m in members.get(fam, set()) and others and not run.compute_only:
+            # The fit's family effect learnt from this model too: integrate it out given
+            # the other members' capabilities (halves the Pareto k > 0.7 count of k3 on
+            # the base table, 14 -> 7).
+            j = [s_models.index(o) for o in others]
+            slope = 1.0 if run.slope is None else run.slope[:, run.families.index(fam)]
+            mu, sd = member_conditional_prior(
+                x,
+                s_all[:, j, :],
+                np.array([x_of[o] for o in others]),
+                run.tau,
+                run.resid,
+                run.x_sd,
+                slope=slope,
+            )
+            exact = False
+        else:
+            mu, sd, exact = _prior(run, fam, x, new_family=not others)
         logw, _ = importance_draws(run, obs, mu, sd, exact, proposals, np.random.default_rng(child))
         out[:, i] = logsumexp(logw, axis=1) - np.log(logw.shape[1])
         within = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
@@ -267,21 +298,67 @@ def pointwise_log_likelihood(
     return grouped.rename(obs_model="model").transpose("chain", "draw", "model")
 
 
-def _psis(fit: FitResults, ll: xr.DataArray) -> Any:
-    """ArviZ PSIS-LOO (pointwise) of a fit on the given pointwise log-likelihood."""
-    import arviz as az
+def relative_efficiency(ll: xr.DataArray) -> xr.DataArray:
+    """Per-point relative MCMC efficiency of the likelihood, ``ess(exp(ll)) / n``.
 
-    # The posterior goes along because ArviZ takes the relative efficiency r_eff from it.
+    What the R package loo's ``relative_eff`` computes and PSIS's tail length needs. ArviZ's
+    default instead averages the ESS of *every posterior variable*, so the Pareto k of a
+    point moved when a raw sampling variable was dropped from the posterior (the base
+    table's compute-only law: 11 -> 13 of 112 models above 0.7 with the same draws).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ll = xr.DataArray(rng.normal(size=(4, 500, 3)), dims=("chain", "draw", "model"))
+    >>> r = relative_efficiency(ll)
+    >>> bool(((r > 0.7) & (r < 1.3)).all())
+    True
+    """
+    import arviz_stats  # noqa: F401  (registers the .azstats accessor)
+
+    n = ll.sizes["chain"] * ll.sizes["draw"]
+    # Scaled per point: the ESS of exp(ll) does not depend on a constant factor.
+    lik = np.exp(ll - ll.max(("chain", "draw")))
+    ess = lik.azstats.ess(sample_dims=["chain", "draw"], method="mean")
+    return ess / n
+
+
+def _psis(fit: FitResults, ll: xr.DataArray) -> Any:
+    """ArviZ PSIS-LOO (pointwise) of a fit on the given pointwise log-likelihood.
+
+    Each point's tail is fitted with its own relative efficiency
+    (:func:`relative_efficiency`), not ArviZ's average over posterior variables.
+    """
+    import arviz as az
+    import arviz_stats  # noqa: F401
+
+    ll = ll.reset_coords(drop=True)
+    point = next(d for d in ll.dims if d not in ("chain", "draw"))
+    reff = relative_efficiency(ll)
+    # The posterior goes along because ArviZ reads sample sizes from it.
     tree = xr.DataTree.from_dict(
-        {
-            "posterior": fit.posterior,
-            "log_likelihood": xr.Dataset({"score": ll.reset_coords(drop=True)}),
-        }
+        {"posterior": fit.posterior, "log_likelihood": xr.Dataset({"score": ll})}
     )
     with warnings.catch_warnings():
         # The Pareto-k warning is reported in the table (n_bad_pareto_k, bad_models).
         warnings.simplefilter("ignore", UserWarning)
-        return az.loo(tree, var_name="score", pointwise=True)
+        weights, ks = [], []
+        for i in range(ll.sizes[point]):
+            lw, k = ll.isel({point: i}).azstats.psislw(
+                r_eff=float(reff.isel({point: i})), dim=["chain", "draw"]
+            )
+            weights.append(lw)
+            ks.append(k)
+        log_weights = xr.concat(weights, dim=point).transpose(*ll.dims)
+        pareto_k = xr.concat(ks, dim=point)
+        return az.loo(
+            tree,
+            var_name="score",
+            pointwise=True,
+            reff=float(reff.mean()),
+            log_weights=log_weights,
+            pareto_k=pareto_k,
+        )
 
 
 def _same_observations(fits: Mapping[str, FitResults]) -> None:

@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 import bayes_scaling.compare as compare_mod
-from bayes_scaling.capability_prior import capability_prior
+from bayes_scaling.capability_prior import capability_prior, member_conditional_prior
 from bayes_scaling.cli import run
 from bayes_scaling.compare import (
     BAD_K,
@@ -213,17 +213,71 @@ def singleton_fit() -> FitResults:
     return CapabilityModel("k1").fit(data, seed=4, warn=False, **SAMPLER)
 
 
+def _gaussian_condition(
+    x: float, members: np.ndarray, members_x: np.ndarray, tau: np.ndarray, resid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of a model's capabilities given its family's other members (all with
+    compute, slope one), by conditioning the joint Gaussian: Cov(S_a, S_b) = tau^2 +
+    [a = b] resid^2 per capability. Independent of member_conditional_prior's algebra."""
+    n, k = members.shape
+    loc, sd = np.empty(k), np.empty(k)
+    for c in range(k):
+        trend = np.array([*members_x, x]) * (c == 0)
+        cov = np.full((n + 1, n + 1), tau[c] ** 2) + np.eye(n + 1) * resid[c] ** 2
+        w = np.linalg.solve(cov[:n, :n], cov[:n, n])
+        loc[c] = trend[n] + w @ (members[:, c] - trend[:n])
+        sd[c] = math.sqrt(cov[n, n] - cov[n, :n] @ w)
+    return loc, sd
+
+
+def test_member_conditional_prior_is_the_gaussian_conditional() -> None:
+    """Exact against brute-force conditioning, for draws, known and unknown compute, and a
+    family slope (an unknown compute adds (slope x_sd)^2 on the general axis)."""
+    rng = np.random.default_rng(0)
+    tau = np.array([[0.7, 0.4], [1.2, 0.3]])
+    resid = np.array([[0.3, 0.9], [0.5, 0.8]])
+    members = rng.normal(size=(2, 3, 2))
+    members_x = np.array([-1.0, 0.5, 2.0])
+    loc, scale = member_conditional_prior(0.8, members, members_x, tau, resid, x_sd=1.3)
+    for d in range(2):
+        want_loc, want_sd = _gaussian_condition(0.8, members[d], members_x, tau[d], resid[d])
+        np.testing.assert_allclose(loc[d], want_loc, rtol=1e-12)
+        np.testing.assert_allclose(scale[d], want_sd, rtol=1e-12)
+    # Slope 2 and one member without compute, against the same conditioning with the
+    # trend doubled and that member's general variance widened by (2 x_sd)^2.
+    x_sd, slope = 1.3, 2.0
+    mx = np.array([-1.0, np.nan, 2.0])
+    loc, scale = member_conditional_prior(
+        0.8, members[0], mx, tau[0], resid[0], x_sd=x_sd, slope=slope
+    )
+    trend = slope * np.array([-1.0, 0.0, 2.0, 0.8])
+    var = resid[0, 0] ** 2 + np.array([0.0, (slope * x_sd) ** 2, 0.0, 0.0])
+    cov = np.full((4, 4), tau[0, 0] ** 2) + np.diag(var)
+    w = np.linalg.solve(cov[:3, :3], cov[:3, 3])
+    np.testing.assert_allclose(loc[0], trend[3] + w @ (members[0, :, 0] - trend[:3]))
+    np.testing.assert_allclose(scale[0], math.sqrt(cov[3, 3] - cov[3, :3] @ w))
+    # Unknown own compute: the family line's mean, widened by (slope x_sd)^2.
+    loc_u, scale_u = member_conditional_prior(
+        None, members[0], mx, tau[0], resid[0], x_sd=x_sd, slope=slope
+    )
+    np.testing.assert_allclose(loc_u[0], loc[0] - slope * 0.8)
+    np.testing.assert_allclose(scale_u[0] ** 2, scale[0] ** 2 + (slope * x_sd) ** 2)
+    np.testing.assert_allclose(scale_u[1], scale[1])
+
+
 def _brute_force(fit: FitResults, model: str, draw_idx: np.ndarray, n: int) -> np.ndarray:
     """log mean p(y | S, theta_s) over n capability draws from the prior, for a few draws.
 
-    Independent of the importance sampler: the prior straight from capability_prior (the
-    family a fresh draw when ``model`` is its only member), the likelihood from the
-    measurement layer's log_density.
+    Independent of the importance sampler: the prior straight from capability_prior when
+    ``model`` is its family's only member (the family a fresh draw), otherwise the joint
+    Gaussian of the family conditioned on the other members' capabilities; the likelihood
+    from the measurement layer's log_density.
     """
     from bayes_scaling.place import _run_arrays
 
     post = fit.posterior
     run = _run_arrays(fit, post.sizes["chain"] * post.sizes["draw"])
+    s_all = post["S"].stack(s=("chain", "draw")).transpose("s", "model", "capability")
     obs = fit.tree["observed_data"]
     mask = obs["obs_model"].to_numpy() == model
     cols = obs["obs_column"].to_numpy()[mask].astype(str)
@@ -232,20 +286,28 @@ def _brute_force(fit: FitResults, model: str, draw_idx: np.ndarray, n: int) -> n
     data = fit.data
     fam = str(data["family"].sel(model=model).to_numpy())
     families = data["family"].to_numpy().astype(str)
-    alone = int((families == fam).sum()) == 1
-    x = np.log10(float(data["flops"].sel(model=model))) - run.x_mean
+    names = data["model"].to_numpy().astype(str)
+    others = [str(m) for m, f in zip(names, families, strict=True) if f == fam and m != model]
+    log_x = np.log10(data["flops"].to_numpy().astype(float)) - run.x_mean
+    x = float(log_x[list(names).index(model)])
     rng = np.random.default_rng(7)
     out = []
     for s in draw_idx:
-        loc, scale = capability_prior(
-            x=np.array([x]),
-            family_index=np.array([-1 if alone else run.families.index(fam)]),
-            alpha=run.alpha[s],
-            tau=run.tau[s],
-            resid_sd=run.resid[s],
-            x_sd=run.x_sd,
-        )
-        cap = loc[0] + scale[0] * rng.standard_normal((n, loc.shape[-1]))
+        if others:
+            members = s_all.sel(model=others).to_numpy()[s]
+            mx = np.array([log_x[list(names).index(o)] for o in others])
+            loc, scale = _gaussian_condition(x, members, mx, run.tau[s], run.resid[s])
+        else:
+            loc, scale = capability_prior(
+                x=np.array([x]),
+                family_index=np.array([-1]),
+                alpha=run.alpha[s],
+                tau=run.tau[s],
+                resid_sd=run.resid[s],
+                x_sd=run.x_sd,
+            )
+            loc, scale = loc[0], scale[0]
+        cap = loc + scale * rng.standard_normal((n, loc.shape[-1]))
         eta = linear_predictor(run.b[s, j], run.loadings[s, j], cap - run.centre[s])
         p = expected_score(eta, run.floor[j], run.ceiling[j])
         ll = log_density(y, run.n_items[j], p, run.phi[s, j], fit.spec.measurement)
@@ -257,8 +319,9 @@ def _brute_force(fit: FitResults, model: str, draw_idx: np.ndarray, n: int) -> n
 def test_integrated_log_likelihood_matches_a_brute_force_monte_carlo_integral(
     singleton_fit: FitResults,
 ) -> None:
-    """The importance integral equals plain Monte Carlo over the prior, also for the only
-    model of a family (whose family effect is integrated out with it)."""
+    """The importance integral equals plain Monte Carlo over the left-out prior: for the
+    only model of a family (its family effect a fresh draw) and for a model whose family
+    effect is integrated out given the family's other members."""
     ll = integrated_log_likelihood(singleton_fit, proposals=256, seed=3)
     flat = ll.stack(s=("chain", "draw")).transpose("s", "model")
     draw_idx = np.array([0, 37, 111, 150, 199])
@@ -272,6 +335,25 @@ def test_integrated_log_likelihood_matches_a_brute_force_monte_carlo_integral(
     fitted = pointwise_log_likelihood(singleton_fit, "model").sel(model="A-00")
     assert float(fitted.mean()) > float(ll.sel(model="A-00").mean())
     assert (ll["proposal_ess"] > 0.5 * 256).all()
+
+
+def test_pareto_k_reads_the_likelihood_not_the_posteriors_variable_list(fits) -> None:
+    """Each point's PSIS tail uses the relative efficiency of its own likelihood: adding a
+    well-mixed variable to the posterior (which moved ArviZ's averaged r_eff) changes no k,
+    and a point's r_eff falls when its likelihood is autocorrelated."""
+    from types import SimpleNamespace
+
+    fit = fits["k1"]
+    ll = integrated_log_likelihood(fit, proposals=8)
+    base = compare_mod._psis(fit, ll)
+    rng = np.random.default_rng(0)
+    post = fit.posterior.copy()
+    post["noise_var"] = (("chain", "draw", "extra"), rng.normal(size=(*ll.shape[:2], 500)))
+    other = compare_mod._psis(SimpleNamespace(posterior=post), ll)
+    np.testing.assert_array_equal(np.asarray(base.pareto_k), np.asarray(other.pareto_k))
+    sticky = ll.copy(data=np.repeat(ll.to_numpy()[:, ::10], 10, axis=1))
+    r = compare_mod.relative_efficiency(sticky)
+    assert float(r.max()) < 0.3 < float(compare_mod.relative_efficiency(ll).min())
 
 
 def test_integrated_loo_is_lower_than_the_conditional_one(fits) -> None:
