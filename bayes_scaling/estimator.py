@@ -88,6 +88,7 @@ _RAW = (
     "target_weight_raw",
     "target_deviation_z",
     "g",
+    "g_z",
     "g_centred",
     "g_shift_z",
     "s_spec_z",

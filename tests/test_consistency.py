@@ -21,12 +21,14 @@ from __future__ import annotations
 import functools
 import importlib
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pymc as pm
 import pytest
 import xarray as xr
 
+import bayes_scaling.model as model_mod
 from bayes_scaling.compare import fit_log_likelihood
 from bayes_scaling.estimator import FitResults, _assemble
 from bayes_scaling.forecast import make_target
@@ -44,7 +46,17 @@ SPECS = sorted(p.stem for p in (Path(__file__).parents[1] / "models").glob("*.to
 #: one with a linear column (an Elo-like rating: identity link, normal measurement).
 #: And tables whose families include some with one model (their effect is integrated out
 #: of the graph's prior and drawn from its conditional), with and without compute.
-CASES = [*SPECS, "k2@no-compute", "k2@linear", "k2@lone", "k2@lone-no-compute"]
+#: The simulated table is small (24 models, 4 families), so its general capability is sampled
+#: non-centred (model.general_noncentred); "@centred" forces the large-table parametrisation.
+CASES = [
+    *SPECS,
+    "k2@no-compute",
+    "k2@linear",
+    "k2@lone",
+    "k2@lone-no-compute",
+    "k3@centred",
+    "k2@lone-centred",
+]
 
 
 @functools.cache
@@ -122,7 +134,12 @@ def _cached_point(spec_name: str, seed: int = 0):
         target = make_target(truth.values[models], "t", 0.0, 1.0, n_items=truth.n_items)
         targets = target.dataset(models, hidden=models[:4])
     inputs = build_inputs(data, spec, targets)
-    model = build_model(inputs, spec)
+    centred = variant.endswith("centred")
+    threshold = 0 if centred else model_mod.NONCENTRED_BELOW
+    with mock.patch.object(model_mod, "NONCENTRED_BELOW", threshold):
+        model = build_model(inputs, spec)
+    if not spec.compute_only and "no-compute" not in variant:
+        assert ("g_z" in model) != centred
     rng = np.random.default_rng(seed)
     point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point(0).items()}
     if "target_spread_log__" in point:
@@ -250,7 +267,12 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     # Without compute g is sampled as a zero-sum part and a mean, whose non-centring
     # takes 0.5 log sum(1 / scale^2) off the density (model._general_without_shift).
     beta = float(fit.posterior["beta"].to_numpy().ravel()[0])
-    names = ["g"] if "g" in model else ["g_centred", "g_shift_z", "g_centred_density"]
+    if "g" in model:
+        names = ["g"]
+    elif "g_z" in model:
+        names = ["g_z"]  # non-centred (model.general_noncentred): g = loc + scale z
+    else:
+        names = ["g_centred", "g_shift_z", "g_centred_density"]
     names += ["alpha_lone_z"] if "alpha_lone_z" in model else []
     g_logp = model.compile_fn(
         model.logp(vars=[model[n] for n in names], jacobian=False, sum=True),
@@ -263,7 +285,10 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     tau = fit.posterior["tau"].to_numpy()[0, 0]
     # The graph's prior scale of g: a lone family's effect is integrated out.
     graph_scale = np.where(lone[fi], np.sqrt(scale[0, :, 0] ** 2 + tau[0] ** 2), scale[0, :, 0])
-    if "g" not in model:
+    if "g_z" in model:
+        # The density of g is the unit normal's over the scale (the change of variables).
+        g_logp -= np.log(beta * graph_scale).sum()
+    elif "g" not in model:
         g_logp += 0.5 * np.log((1.0 / (beta * graph_scale) ** 2).sum())
     z = (s[:, 0] - loc[0, :, 0]) / scale[0, :, 0]
     ours = (-0.5 * z**2 - np.log(scale[0, :, 0] * beta) - 0.5 * np.log(2 * np.pi)).sum()

@@ -286,9 +286,21 @@ def test_without_compute_the_loadings_set_the_general_scale(sim: Simulation) -> 
 
 def _evaluate(model, point, names):
     """Values of named variables and the prior location of ``g`` at a point."""
-    outs = model.replace_rvs_by_values([model[n] for n in names] + [model["g"].owner.inputs[-2]])
-    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
-    return fn(point)
+    if "g" in model:
+        outs = model.replace_rvs_by_values(
+            [model[n] for n in names] + [model["g"].owner.inputs[-2]]
+        )
+        return model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point)
+    # Non-centred (model.general_noncentred): g = loc + scale * g_z, so g at g_z = 0 is its
+    # location (S's general column is g / beta).
+    fn = model.compile_fn(
+        model.replace_rvs_by_values([model[n] for n in [*names, "S", "beta"]]),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+    )
+    values = fn(point)[: len(names)]
+    s, beta = fn({**point, "g_z": np.zeros_like(point["g_z"])})[len(names) :]
+    return (*values, s[:, 0] * beta)
 
 
 def test_a_model_without_compute_keeps_its_family_effect(sim: Simulation) -> None:

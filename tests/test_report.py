@@ -170,9 +170,11 @@ def test_predictive_band_holds_the_scores_the_mean_band_misses(tiny_fit: FitResu
     xr.testing.assert_equal(one, curves.predictive_curve(tiny_fit, "MMLU", xs, seed=3))
     m_lo, m_hi = equal_tailed(mean.to_numpy(), 0.9)
     p_lo, p_hi = equal_tailed(one.to_numpy(), 0.9)
-    # Wider nearly everywhere: from 100 draws a 90% band's width is itself noisy, and at
-    # the top of the range, where the mean curve is extrapolated, the two are close.
-    assert np.mean(p_hi - p_lo > m_hi - m_lo) >= 0.85
+    # Wider everywhere: the predictive adds measurement noise to the mean curve's spread.
+    # Compared by sd over all draws: a 90% band's width from 100 draws is itself too noisy
+    # to be ordered at every point (at the extrapolated top the two widths are close).
+    draws = one.dims.index("draw") if "draw" in one.dims else 0
+    assert (one.to_numpy().std(axis=draws) > mean.to_numpy().std(axis=draws)).all()
     assert np.mean(p_hi - p_lo) > 1.2 * np.mean(m_hi - m_lo)
     # Each fitted model's MMLU score against both bands at its own capability: the
     # predictive band holds most of them, the band of the mean curve far fewer.
