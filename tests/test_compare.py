@@ -191,6 +191,8 @@ def test_loo_table_by_observation_and_bad_k_models(fits) -> None:
                 for i in range(ll.sizes["obs"])
             ],
             dim="obs",
+            coords="different",  # the scalar obs_model of each point becomes a coordinate
+            compat="equals",
         )
         bad = k.to_numpy() > BAD_K
         assert row["n_bad_pareto_k"] == int(bad.sum())
