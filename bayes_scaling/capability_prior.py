@@ -20,7 +20,9 @@ known compute. A closed model so keeps its family's efficiency and is otherwise 
 its benchmarks; it is not shrunk toward the open models' mean capability. A fit with no
 compute at all has ``x_sd = 0``: no compute trend, and the general axis is measured by the
 benchmarks alone. The graph samples the general axis in other units (the scale anchor's
-logit, ``beta`` per decade); ``per_decade`` converts.
+logit, ``beta`` per decade); ``per_decade`` converts. Leave-one-model-out
+(:mod:`bayes_scaling.compare`) reads the same layout with the family effect integrated out
+given the family's other members (:func:`member_conditional_prior`).
 
 Examples
 --------
