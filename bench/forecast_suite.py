@@ -64,6 +64,7 @@ from bayes_scaling.backtest import (
     write_table,
 )
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.estimator import DEFAULT_DRAWS, DEFAULT_TUNE
 from bayes_scaling.evaluation import PIT_BINS, BaselineComparison, compare_to_baseline
 from bayes_scaling.io import atomic_path, atomic_write_text
 from bayes_scaling.splits import eligible_lofo_families, split_test_models
@@ -459,8 +460,8 @@ def run(
     *,
     spec: str = "k2",
     seeds: Sequence[int] = SEEDS,
-    draws: int = 500,
-    tune: int = 500,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
     chains: int = 4,
     scheduler: str | None = None,
     n_workers: int | None = 1,
@@ -519,8 +520,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="Print the tasks and halves.")
     parser.add_argument("--spec", default="k2")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    parser.add_argument("--draws", type=int, default=500)
-    parser.add_argument("--tune", type=int, default=500)
+    # The package's defaults: at 500 + 500 the first dev task's fits ended at R-hat 1.04 and
+    # bulk ESS 93-115, numbers that are not results.
+    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS)
+    parser.add_argument("--tune", type=int, default=DEFAULT_TUNE)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument(
         "--scheduler", default=None, help="Dask scheduler address, or 'sync' (default: local pool)."
