@@ -217,8 +217,7 @@ def integrated_log_likelihood(
             # Scores of the fit (and of held-out cells) are already on the fit's scale.
             linear=run.linear[index],
         )
-        f = flops[m]
-        x = math.log10(f) - run.x_mean if np.isfinite(f) and f > 0 else None
+        x = None if math.isnan(x_of[m]) else x_of[m]
         fam = family_of[m]
         # Without this model, does the fit still see the family through another model?
         others = sorted(members.get(fam, set()) - {m})
