@@ -131,3 +131,20 @@ def test_cli_and_function_share_the_default_draws() -> None:
 
     assert inspect.signature(complete).parameters["draws"].default == DEFAULT_DRAWS
     assert inspect.signature(cli_complete).parameters["draws"].default == DEFAULT_DRAWS
+
+
+def test_a_table_without_compute_samples_at_a_higher_target_acceptance() -> None:
+    """0.8 left divergences where a many-item benchmark's noise meets its floor (0.6.5)."""
+    from bayes_scaling.estimator import (
+        TARGET_ACCEPT,
+        TARGET_ACCEPT_NO_COMPUTE,
+        CapabilityModel,
+        default_target_accept,
+    )
+
+    sim = simulate(12, 3, 4, capabilities=1, seed=0)
+    hidden = sim.data.assign_coords(flops=sim.data["flops"] * np.nan)
+    model = CapabilityModel("k1")
+    assert default_target_accept(model.inputs(sim.data), model.spec) == TARGET_ACCEPT == 0.8
+    assert default_target_accept(model.inputs(hidden), model.spec) == TARGET_ACCEPT_NO_COMPUTE
+    assert TARGET_ACCEPT_NO_COMPUTE == 0.9
