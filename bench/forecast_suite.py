@@ -30,6 +30,7 @@ Run (resumable: finished fits are cached under ``--out``; local pool or Dask)::
 
     nice -n 5 python bench/forecast_suite.py --half dev --out runs/suite-dev
     python bench/forecast_suite.py --list                 # the tasks and their halves
+    python bench/forecast_suite.py --half dev --out runs/suite-dev --status   # finished so far
     python bench/forecast_suite.py --half dev --out runs/x --scheduler tcp://127.0.0.1:8786
 
 Output under ``--out``: ``suite.csv`` (one row per task and seed), ``summary.json``,
@@ -397,6 +398,53 @@ def summary_line(s: Mapping[str, Any]) -> str:
     )
 
 
+def cached_status(
+    out: Path, tasks: Sequence[SuiteTask], seeds: Sequence[int] = SEEDS
+) -> list[tuple[str, pd.DataFrame]]:
+    """The finished fits of ``tasks`` in ``out``'s cache, one table per code version.
+
+    Reads ``out/cache/*.json`` only (the grid engine's entries, format 1); runs and writes
+    nothing. A pass that spans sessions is run from one frozen checkout, so its entries
+    share one code version; entries of other versions (an older pass) are kept apart, never
+    pooled with it. Each table has the columns that :func:`summarise` reads, one row per
+    finished fit, in catalogue order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cached_status(Path(tempfile.mkdtemp()), catalogue()[:2])
+    []
+    """
+    wanted = {t.task_id: i for i, t in enumerate(tasks)}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((out / "cache").glob("*.json")):
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            params = entry["task"]["params"]
+            task_id, seed = params["task_id"], int(entry["task"]["seed"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a suite entry (or being written): the run owns the cache
+        if task_id not in wanted or seed not in seeds or "metrics" not in entry:
+            continue
+        row = {
+            "task_id": task_id,
+            "half": half_of(task_id),
+            "route": params.get("route"),
+            "target": entry["task"]["target"],
+            "split": entry["task"]["split"],
+            "seed": seed,
+            "status": "ok",
+            **entry["metrics"],
+        }
+        groups.setdefault(str(entry.get("code_version")), []).append(row)
+    tables = []
+    for version, rows in sorted(groups.items()):
+        table = pd.DataFrame(rows)
+        order = table["task_id"].map(wanted) * 1000 + table["seed"]
+        tables.append((version, table.iloc[np.argsort(order.to_numpy(), kind="stable")]))
+    return tables
+
+
 def task_line(task: Task, row: Mapping[str, Any] | None, error: str | None) -> str:
     """One line per finished fit."""
     head = f"{task.params.get('task_id', task.label)} | seed={task.seed}"
@@ -518,6 +566,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="Output folder (cache, CSV, summary, PIT).")
     parser.add_argument("--list", action="store_true", help="Print the tasks and halves.")
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="Summarise the fits already finished under --out (per code version); run nothing.",
+    )
     parser.add_argument("--spec", default="k2")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     # The package's defaults: at 500 + 500 the first dev task's fits ended at R-hat 1.04 and
@@ -576,6 +629,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not chosen:
         print("error: no task matches --only/--limit", file=sys.stderr)
         return 2
+    if args.status:
+        total = len(chosen) * len(seeds)
+        found = cached_status(args.out, chosen, seeds)
+        if not found:
+            print(f"status: 0 of {total} fits of the {args.half} half finished under {args.out}")
+        for version, table in found:
+            print(
+                f"status: {len(table)} of {total} fits of the {args.half} half finished "
+                f"at {version}; PARTIAL, not a result until all are in"
+            )
+            print(summary_line(summarise(table)))
+        return 0
     try:
         run(
             chosen,

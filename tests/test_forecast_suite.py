@@ -191,6 +191,20 @@ def test_the_suite_runs_end_to_end_and_resumes(
     assert CALLS == []
     pd.testing.assert_frame_equal(again, table)
 
+    # --status reads the same fits back from the cache alone, and pools them the same way;
+    # a fit of another code version is kept apart, and an unfinished entry is skipped.
+    (tmp_path / "cache" / "partial.json.tmp").write_text("{")
+    first = next((tmp_path / "cache").glob("*.json"))
+    other = json.loads(first.read_text())
+    other["code_version"] = "older"
+    (tmp_path / "cache" / "older.json").write_text(json.dumps(other))
+    (version, cached), (older, one) = sorted(
+        fs.cached_status(tmp_path, two), key=lambda vt: vt[0] != "t"
+    )
+    assert (version, older, len(cached), len(one)) == ("t", "older", 4, 1)
+    assert cached["task_id"].tolist() == csv["task_id"].tolist()
+    assert fs.summarise(cached) == summary
+
 
 def test_heldback_is_refused_without_the_flag(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
