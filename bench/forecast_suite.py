@@ -399,15 +399,23 @@ def summary_line(s: Mapping[str, Any]) -> str:
 
 
 def cached_status(
-    out: Path, tasks: Sequence[SuiteTask], seeds: Sequence[int] = SEEDS
+    out: Path,
+    tasks: Sequence[SuiteTask],
+    *,
+    spec: str = "k2",
+    seeds: Sequence[int] = SEEDS,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
+    chains: int = 4,
 ) -> list[tuple[str, pd.DataFrame]]:
     """The finished fits of ``tasks`` in ``out``'s cache, one table per code version.
 
     Reads ``out/cache/*.json`` only (the grid engine's entries, format 1); runs and writes
-    nothing. A pass that spans sessions is run from one frozen checkout, so its entries
-    share one code version; entries of other versions (an older pass) are kept apart, never
-    pooled with it. Each table has the columns that :func:`summarise` reads, one row per
-    finished fit, in catalogue order.
+    nothing. Only fits at the given spec and sampler settings count. A pass that spans
+    sessions is run from one frozen checkout, so its entries share one code version;
+    entries of other versions (an older pass) are kept apart, never pooled with it. Each
+    table has the columns that :func:`summarise` reads, one row per finished fit, in
+    catalogue order.
 
     Examples
     --------
@@ -424,7 +432,16 @@ def cached_status(
             task_id, seed = params["task_id"], int(entry["task"]["seed"])
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a suite entry (or being written): the run owns the cache
-        if task_id not in wanted or seed not in seeds or "metrics" not in entry:
+        settings = (
+            entry["task"].get("spec"),
+            *(params.get(k) for k in ("draws", "tune", "chains")),
+        )
+        if (
+            task_id not in wanted
+            or seed not in seeds
+            or settings != (spec, draws, tune, chains)
+            or "metrics" not in entry
+        ):
             continue
         row = {
             "task_id": task_id,
@@ -440,8 +457,8 @@ def cached_status(
     tables = []
     for version, rows in sorted(groups.items()):
         table = pd.DataFrame(rows)
-        order = table["task_id"].map(wanted) * 1000 + table["seed"]
-        tables.append((version, table.iloc[np.argsort(order.to_numpy(), kind="stable")]))
+        table = table.sort_values(["task_id", "seed"], key=lambda c: c.map(wanted).fillna(c))
+        tables.append((version, table.reset_index(drop=True)))
     return tables
 
 
@@ -631,7 +648,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.status:
         total = len(chosen) * len(seeds)
-        found = cached_status(args.out, chosen, seeds)
+        found = cached_status(
+            args.out,
+            chosen,
+            spec=args.spec,
+            seeds=seeds,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+        )
         if not found:
             print(f"status: 0 of {total} fits of the {args.half} half finished under {args.out}")
         for version, table in found:

@@ -198,9 +198,11 @@ def test_the_suite_runs_end_to_end_and_resumes(
     other = json.loads(first.read_text())
     other["code_version"] = "older"
     (tmp_path / "cache" / "older.json").write_text(json.dumps(other))
+    settings = {k: kwargs[k] for k in ("seeds", "draws", "tune", "chains")}
     (version, cached), (older, one) = sorted(
-        fs.cached_status(tmp_path, two), key=lambda vt: vt[0] != "t"
+        fs.cached_status(tmp_path, two, **settings), key=lambda vt: vt[0] != "t"
     )
+    assert fs.cached_status(tmp_path, two, **{**settings, "draws": 2000}) == []
     assert (version, older, len(cached), len(one)) == ("t", "older", 4, 1)
     assert cached["task_id"].tolist() == csv["task_id"].tolist()
     assert fs.summarise(cached) == summary
