@@ -193,11 +193,11 @@ def test_the_suite_runs_end_to_end_and_resumes(
 
     # --status reads the same fits back from the cache alone, and pools them the same way;
     # a fit of another code version is kept apart, and an unfinished entry is skipped.
-    (tmp_path / "cache" / "partial.json.tmp").write_text("{")
     first = next((tmp_path / "cache").glob("*.json"))
     other = json.loads(first.read_text())
     other["code_version"] = "older"
     (tmp_path / "cache" / "older.json").write_text(json.dumps(other))
+    (tmp_path / "cache" / "half-written.json").write_text("{")
     settings = {k: kwargs[k] for k in ("seeds", "draws", "tune", "chains")}
     (version, cached), (older, one) = sorted(
         fs.cached_status(tmp_path, two, **settings), key=lambda vt: vt[0] != "t"
