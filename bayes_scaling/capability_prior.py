@@ -12,7 +12,14 @@ compute (general axis) and unit-variance specialisations::
 
 where ``e_1`` picks the general axis, ``x`` is centred log10 FLOPs, and a family's effects
 average zero over the fit's families of two or more models (a new family's effect is a
-fresh draw). The graph gives a family of one model the "new family" prior, with its effect
+fresh draw). With release dates (an optional ``Release Date`` column) family efficiency
+has a time trend: a family released ``t`` years after the fit's mean date has effect
+``Normal(gamma t e_1, tau)``, ``gamma`` in decades per year (``time_trend``). A known
+family's ``alpha`` includes its trend, so only a new family's prior reads ``t``: its
+location gains ``gamma t e_1``, and an unknown date is integrated out like unknown compute
+(``t ~ Normal(0, t_sd)``, the spread of the fit's family dates, adds ``(gamma t_sd)^2 e_1``
+to the variance). :func:`family_dates` gives a family's date: the mean of its dated
+members'. The graph places an undated family of the fit at the mean date. The graph gives a family of one model the "new family" prior, with its effect
 integrated out, and draws the effect afterwards (:func:`bayes_scaling.model.build_model`):
 the same joint distribution, so consumers read ``alpha`` as for any family. Unknown
 compute is missing data, integrated out: ``x ~ Normal(0, x_sd)``, the spread of the fit's
@@ -57,6 +64,9 @@ def capability_prior(
     tau_slope: Any = None,
     per_decade: Any = 1.0,
     capabilities: int | None = None,
+    t: np.ndarray | None = None,
+    t_sd: float = 0.0,
+    per_year: Any = None,
 ) -> tuple[Any, Any]:
     """Prior location and scale of models' capabilities.
 
@@ -85,6 +95,14 @@ def capability_prior(
         graph's sampling units), shape (...).
     capabilities : int, optional
         K, where ``tau``'s static shape does not say it (a graph tensor).
+    t : numpy.ndarray, optional
+        Per model, its family's release date in years from the fit's mean date, shape (M,);
+        NaN = unknown. Read only for a family the fit does not hold.
+    t_sd : float
+        Sd of the fit's family release dates (years): the spread of an unknown date.
+    per_year : array or tensor, optional
+        The time trend of family efficiency, in the units of the general axis per year,
+        shape (...); None = no trend.
 
     Returns
     -------
@@ -122,8 +140,23 @@ def capability_prior(
     spread2 = (per_decade * x_sd) ** 2 * np.ones(len(x))  # (..., M)
     blind_var = resid2 + tau2 + spread2[..., None] * e1
     closed_var = resid2 + (slope_f**2 * spread2)[..., None] * e1
+    loc_blind: Any = 0.0
+    if per_year is not None and t is not None:
+        # A new family's efficiency follows the time trend (a known one's alpha holds it).
+        t = np.asarray(t, dtype=float)
+        dated = np.isfinite(t)
+        if xp is np:
+            per_year = np.asarray(per_year, dtype=float)[..., None]
+        shift = (per_year * np.where(dated, t, 0.0))[..., None] * e1
+        undated = ((per_year * t_sd) ** 2 * (~dated).astype(float))[..., None] * e1
+        loc_new = loc_new + shift
+        loc_blind = shift
+        new_var = new_var + undated
+        blind_var = blind_var + undated
     has_k, known_k = has[:, None], known[:, None]
-    loc = xp.where(known_k, xp.where(has_k, loc_known, alpha_f), xp.where(has_k, loc_new, 0.0))
+    loc = xp.where(
+        known_k, xp.where(has_k, loc_known, alpha_f), xp.where(has_k, loc_new, loc_blind)
+    )
     # ``resid2 + 0 * tau2`` only broadcasts resid2 to the draws x models x K shape.
     var = xp.where(
         known_k,
@@ -131,6 +164,40 @@ def capability_prior(
         xp.where(has_k, new_var, blind_var),
     )
     return loc, xp.sqrt(var)
+
+
+def family_dates(
+    release: np.ndarray, family_index: np.ndarray, n_families: int, centre: float
+) -> np.ndarray:
+    """Each family's release date: the mean of its dated members', minus ``centre``.
+
+    Parameters
+    ----------
+    release : numpy.ndarray
+        Per model, decimal years; NaN = unknown.
+    family_index : numpy.ndarray
+        Each model's family, 0 to ``n_families - 1``.
+    n_families : int
+    centre : float
+        The fit's mean release date (decimal years).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_families,), years from ``centre``; NaN for a family without any date.
+
+    Examples
+    --------
+    >>> family_dates(np.array([2023.0, 2024.0, np.nan]), np.array([0, 0, 1]), 2, 2023.0)
+    array([0.5, nan])
+    """
+    release = np.asarray(release, dtype=float)
+    dated = np.isfinite(release)
+    idx = np.asarray(family_index)[dated]
+    total = np.bincount(idx, weights=release[dated], minlength=n_families)
+    count = np.bincount(idx, minlength=n_families)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1) - centre, np.nan)
 
 
 def member_conditional_prior(
@@ -142,6 +209,7 @@ def member_conditional_prior(
     x_sd: float,
     *,
     slope: np.ndarray | float = 1.0,
+    alpha_mean: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Prior of a model's capabilities given the *other* models of its family.
 
@@ -150,9 +218,10 @@ def member_conditional_prior(
     given the other members' capabilities, in the layout of :func:`capability_prior`:
     member ``j`` is ``Normal(alpha_f + slope_f x_j e_1, v_j)`` with ``v_j = resid_sd^2``
     (known compute) or ``resid_sd^2 + (slope_f x_sd)^2 e_1`` (unknown), and
-    ``alpha_f ~ Normal(0, tau)`` per capability. Then ``alpha_f`` given the members is
+    ``alpha_f ~ Normal(a_0, tau)`` per capability (``a_0``: the time trend at the family's
+    date, else zero). Then ``alpha_f`` given the members is
     Normal(``m``, ``1 / sqrt(P)``) with ``P = 1 / tau^2 + sum_j 1 / v_j`` and
-    ``m = sum_j (S_j - slope_f x_j e_1) / v_j / P``, and the model is
+    ``m = (a_0 / tau^2 + sum_j (S_j - slope_f x_j e_1) / v_j) / P``, and the model is
     ``Normal(m + slope_f x e_1, sqrt(v + 1 / P))``. The fit's family effects sum to zero over
     families; treating ``alpha_f`` as free of the other families is an approximation, which
     PSIS's importance ratios absorb (its prior variance is ``tau^2 (1 - 1/F)`` with ``F``
@@ -172,6 +241,9 @@ def member_conditional_prior(
         Sd of log10 FLOPs over the fit's models.
     slope : numpy.ndarray or float
         The family's slope on log-compute, shape (...) (default one).
+    alpha_mean : numpy.ndarray or float
+        Prior mean of the family effect, shape (..., K) (the time trend at the family's
+        release date; default zero).
 
     Returns
     -------
@@ -199,7 +271,9 @@ def member_conditional_prior(
     trend = slope[..., None] * np.where(has, members_x, 0.0)[:, None] * e1
     var = resid2[..., None, :] + (~has)[:, None] * (slope[..., None] * x_sd) ** 2 * e1
     precision = 1.0 / tau2 + (1.0 / var).sum(axis=-2)
-    mean = ((members - trend) / var).sum(axis=-2) / precision
+    mean = (np.asarray(alpha_mean, dtype=float) / tau2 + ((members - trend) / var).sum(axis=-2)) / (
+        precision
+    )
     if x is None:
         own_var = resid2 + (slope * x_sd) ** 2 * e1
         loc = mean

@@ -235,6 +235,7 @@ def integrated_log_likelihood(
                 run.resid,
                 run.x_sd,
                 slope=slope,
+                alpha_mean=run.family_trend(fam)[:, None] * (np.arange(len(run.tau[0])) == 0),
             )
             exact = False
         else:

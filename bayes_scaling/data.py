@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import io
 import math
 import numbers
@@ -57,6 +58,7 @@ __all__ = [
     "MODEL",
     "N_ITEMS_SUFFIX",
     "PARAMS",
+    "RELEASE",
     "TOKENS",
     "from_long",
     "from_wide",
@@ -71,7 +73,11 @@ FAMILY = "Model Family"
 PARAMS = "Model Size (B)"
 TOKENS = "Pretraining Data Size (T)"
 FLOPS = "FLOPs (1E21)"
-METADATA = (MODEL, FAMILY, PARAMS, TOKENS, FLOPS)
+#: Optional: when a model was released (ISO date ``2023-07-18``, ``2023-07`` or ``2023``, or a
+#: decimal year ``2023.5``). Kept as the ``release`` coordinate in decimal years, it gives the
+#: capability model a time trend in family efficiency (docs/model.md).
+RELEASE = "Release Date"
+METADATA = (MODEL, FAMILY, PARAMS, TOKENS, FLOPS, RELEASE)
 LONG_COLUMNS = ("model", "benchmark", "score", "n_items")
 #: Suffix of a table's item-count file: ``mine.csv`` -> ``mine.n_items.csv``.
 N_ITEMS_SUFFIX = ".n_items.csv"
@@ -84,6 +90,8 @@ _PARAMS_UNIT = 1e9  # Model Size (B)
 _TOKENS_UNIT = 1e12  # Pretraining Data Size (T)
 # Scores a hair outside their range are float noise from rescaling, not errors.
 _RANGE_TOLERANCE = 1e-9
+# A decimal-year release date outside these is a typo (or a number in another column).
+_YEARS = (1950, 2200)
 _MISSING_WORDS = frozenset({"nan", "na", "n/a", "null", "none", "missing", "-", "?"})
 _DATAFRAME = "<dataframe>"
 
@@ -234,7 +242,8 @@ def to_wide(ds: xr.Dataset) -> pd.DataFrame:
     """Write a tidy dataset back in the bundled wide format, scores in raw units.
 
     The metadata columns are always written (family, params in B, tokens in T, FLOPs in
-    units of 1e21, derived FLOPs included); unknown values are NaN. Read the result back
+    units of 1e21, derived FLOPs included); unknown values are NaN. A ``Release Date``
+    column is written (as ISO dates) when the dataset has one. Read the result back
     with the same ``ranges``/``percent`` to get the dataset again.
 
     Examples
@@ -252,6 +261,8 @@ def to_wide(ds: xr.Dataset) -> pd.DataFrame:
             FLOPS: ds["flops"].values.astype(float) / _FLOPS_UNIT,
         }
     )
+    if "release" in ds.coords:
+        out[RELEASE] = [iso_date(v) for v in ds["release"].values.astype(float)]
     scores = ds["score"].transpose("model", "benchmark").values
     lower = ds["lower"].values.astype(float)
     upper = ds["upper"].values.astype(float)
@@ -582,7 +593,8 @@ class _Table:
 
     models: list[str]
     families: list[str]
-    meta: dict[str, np.ndarray]  # PARAMS/TOKENS/FLOPS -> floats in the table's units
+    # PARAMS/TOKENS/FLOPS -> floats in the table's units; RELEASE (if given) in decimal years
+    meta: dict[str, np.ndarray]
     benchmarks: list[str]
     raw: np.ndarray  # (model, benchmark) raw scores, NaN = unobserved
     # (i, j) -> (row, column, what): where a cell of ``raw`` sits in the file.
@@ -603,7 +615,7 @@ def _wide(cells: dict[str, pd.Series], rows: np.ndarray, source: str) -> _Table:
     benchmarks = [n for n in cells if n not in METADATA]
     if not benchmarks:
         raise DataError(source, "no benchmark columns (only model metadata)")
-    numeric = [n for n in cells if n not in (MODEL, FAMILY)]
+    numeric = [n for n in cells if n not in (MODEL, FAMILY, RELEASE)]
     values, problems = {}, []
     for pos, name in enumerate(numeric):
         what = "score" if name in benchmarks else "value"
@@ -620,6 +632,11 @@ def _wide(cells: dict[str, pd.Series], rows: np.ndarray, source: str) -> _Table:
             message = f"value {column[i]:.6g} must be positive (leave the cell empty if unknown)"
             problems.append((int(rows[i]), pos, name, message))
         meta[name] = column
+    if RELEASE in cells:
+        dates, bad = _dates(cells[RELEASE])
+        if bad is not None:
+            problems.append((int(rows[bad[0]]), len(numeric), RELEASE, bad[1]))
+        meta[RELEASE] = dates
     _raise_first(problems, source)
     raw = np.column_stack([values[b] for b in benchmarks])
 
@@ -765,9 +782,13 @@ def _assemble(
     # Kaplan's C = 6 N D for a dense transformer: the table's own convention.
     flops = np.where(derive, 6.0 * params * _PARAMS_UNIT * tokens * _TOKENS_UNIT, flops)
 
+    extra = {}
+    if RELEASE in table.meta:
+        extra["release"] = ("model", table.meta[RELEASE].astype(float))
     return xr.Dataset(
         {"score": (("model", "benchmark"), score)},
         coords={
+            **extra,
             "model": np.asarray(table.models, dtype=str),
             "family": ("model", np.asarray(table.families, dtype=str)),
             "params": ("model", params.astype(float)),
@@ -974,6 +995,75 @@ def _number(value: Any, what: str) -> float | str:
             return _not_finite(what, _show(value))
         return number
     return f"{what} {_show(value)} is not a number"
+
+
+def decimal_year(day: datetime.date) -> float:
+    """A date as a decimal year: 1 January is ``year + 0``.
+
+    Examples
+    --------
+    >>> decimal_year(datetime.date(2024, 7, 2))
+    2024.5
+    """
+    start = datetime.date(day.year, 1, 1)
+    days = (datetime.date(day.year + 1, 1, 1) - start).days
+    return day.year + (day - start).days / days
+
+
+def iso_date(year: float) -> str:
+    """The ISO date of a decimal year (empty for NaN); the inverse of :func:`decimal_year`.
+
+    Examples
+    --------
+    >>> iso_date(2024.5), iso_date(float("nan"))
+    ('2024-07-02', '')
+    """
+    if not math.isfinite(year):
+        return ""
+    whole = math.floor(year)
+    start = datetime.date(whole, 1, 1)
+    days = (datetime.date(whole + 1, 1, 1) - start).days
+    return (start + datetime.timedelta(days=round((year - whole) * days))).isoformat()
+
+
+def _dates(series: pd.Series) -> tuple[np.ndarray, tuple[int, str] | None]:
+    """Decimal years of a release-date column (NaN = empty) and the first bad cell."""
+    out = np.full(len(series), np.nan)
+    for k, value in enumerate(series.tolist()):
+        parsed = _date(value)
+        if isinstance(parsed, str):
+            return out, (k, parsed)
+        out[k] = parsed
+    return out, None
+
+
+def _date(value: Any) -> float | str:
+    """A release date in decimal years (NaN when empty) or why the cell is not one."""
+    if _is_blank(value):
+        return math.nan
+    if isinstance(value, datetime.date):  # also pandas Timestamps and datetimes
+        return decimal_year(value if type(value) is datetime.date else value.date())
+    hint = "; use an ISO date such as 2023-07-18 (or 2023-07, 2023, 2023.5)"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", text)
+        if match:
+            year, month, day = (int(g) if g else 1 for g in match.groups())
+            try:
+                return decimal_year(datetime.date(year, month, day))
+            except ValueError:
+                return f"release date {_show(text)} is not a calendar date{hint}"
+        try:
+            number = float(text)
+        except ValueError:
+            return f"release date {_show(text)} is not a date{hint}"
+    else:
+        return f"release date {_show(value)} is not a date{hint}"
+    if not (_YEARS[0] <= number <= _YEARS[1]):
+        return f"release date {_show(value)} is not a year from {_YEARS[0]} to {_YEARS[1]}{hint}"
+    return number
 
 
 def _not_finite(what: str, shown: str) -> str:

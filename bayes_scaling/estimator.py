@@ -107,8 +107,10 @@ def default_target_accept(inputs: ModelInputs, spec: ModelSpec) -> float:
 #: Layout of the results file. 2 (0.5.0): a ``posterior_predictive`` group and the model
 #: written once (bayes_scaling.measurement). 3 (0.6.0): unknown compute is missing data
 #: (a closed model keeps its family's effect), fits without any compute, linear columns.
+#: 4 (0.7.0): an optional time trend in family efficiency from release dates (``time_trend``;
+#: ``t_mean``/``t_sd`` attributes) and its prior in every spec.
 #: Files of another layout ask for a refit.
-RESULTS_VERSION = 3
+RESULTS_VERSION = 4
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "loadings", "target_weights")
@@ -217,6 +219,17 @@ class FitResults:
         return float(self.tree.attrs["x_mean"])
 
     @property
+    def time_trend(self) -> tuple[float, float] | None:
+        """(mean, sd) of the fit's release dates in decimal years; None without a time trend.
+
+        A fit whose data had a ``Release Date`` column has a ``time_trend`` parameter
+        (decades of effective compute per year) and centres dates on this mean.
+        """
+        if "time_trend" not in self.posterior:
+            return None
+        return float(self.tree.attrs["t_mean"]), float(self.tree.attrs["t_sd"])
+
+    @property
     def diagnostics(self) -> Diagnostics:
         """R-hat, ESS, divergences, BFMI and the offending parameters."""
         return compute_diagnostics(
@@ -299,11 +312,12 @@ class FitResults:
         log10_flops: Sequence[float],
         rng: np.random.Generator,
         names: Sequence[str] | None = None,
+        release: Sequence[float] | None = None,
     ) -> xr.DataArray:
         """Capability draws from family and compute; see :func:`bayes_scaling.predictive.capability_from_compute`."""
         from bayes_scaling.predictive import capability_from_compute
 
-        return capability_from_compute(self, family, log10_flops, rng, names)
+        return capability_from_compute(self, family, log10_flops, rng, names, release)
 
     def predict(
         self,
@@ -806,6 +820,7 @@ def _assemble(
             "scale_anchor": inputs.scale_anchor,
             "x_mean": inputs.x_mean,
             "x_sd": inputs.x_sd,
+            **({"t_mean": inputs.t_mean, "t_sd": inputs.t_sd} if inputs.has_time_trend else {}),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             **{k: (v if not isinstance(v, bool) else int(v)) for k, v in stamp.items()},
         }

@@ -39,7 +39,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayes_scaling.capability_prior import capability_prior
+from bayes_scaling.capability_prior import capability_prior, family_dates
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.measurement import (
     KINDS,
@@ -115,6 +115,16 @@ class ModelInputs:
     capabilities: int
     scale_anchor: str = ""
     linear: np.ndarray | None = None
+    #: Per family, its release date in years from ``t_mean`` (NaN = undated); None when the
+    #: data have no release dates (no time trend).
+    t_family: np.ndarray | None = None
+    t_mean: float = 0.0
+    t_sd: float = 0.0
+
+    @property
+    def has_time_trend(self) -> bool:
+        """Whether the graph has a time trend in family efficiency (release dates known)."""
+        return self.t_family is not None
 
     @property
     def is_linear(self) -> np.ndarray:
@@ -337,6 +347,13 @@ def build_inputs(
     if "linear" in data.coords:
         linear[: data.sizes["benchmark"]] = data["linear"].to_numpy().astype(bool)
 
+    t_family, t_mean, t_sd = None, 0.0, 0.0
+    release = data["release"].to_numpy().astype(float) if "release" in data.coords else None
+    if release is not None and np.isfinite(release).any() and not spec.compute_only:
+        t_mean = float(np.nanmean(release))
+        t_family = family_dates(release, family_index, len(families), t_mean)
+        t_sd = float(np.nanstd(t_family)) or 1.0
+
     obs_model, obs_column = np.nonzero(np.isfinite(score))
     y = score[obs_model, obs_column]
     k = spec.n_capabilities
@@ -368,6 +385,9 @@ def build_inputs(
         capabilities=k,
         scale_anchor=choose_scale_anchor(data, anchors),
         linear=linear,
+        t_family=t_family,
+        t_mean=t_mean,
+        t_sd=t_sd,
     )
 
 
@@ -468,6 +488,8 @@ def _lone_family_effects(
     scale: pt.TensorVariable,
     tau: pt.TensorVariable,
     capabilities: int,
+    t_model: np.ndarray | None = None,
+    per_year: pt.TensorVariable | None = None,
 ) -> pt.TensorVariable:
     """Effects of families with one model, drawn from their conditional given the model.
 
@@ -477,14 +499,19 @@ def _lone_family_effects(
     Normal(``tau**2 / scale**2 * (c - loc)``, ``tau * s / scale``), drawn here through a
     unit normal (``alpha_lone_z``) that the likelihood never sees: together the same
     joint distribution as sampling the effect first, without the funnel between it, the
-    model's deviation and ``s``.
+    model's deviation and ``s``. With a time trend the effect's prior mean is the trend at
+    the family's date (``per_year * t``, general axis), which ``loc`` holds too.
     """
     members = np.array([np.flatnonzero(family_index == f)[0] for f in np.flatnonzero(lone)])
     tau2 = tau[None, :] ** 2
     var = scale[members] ** 2
     within = pt.sqrt(pt.maximum(var - tau2, 0.0))
     z = pm.Normal("alpha_lone_z", 0.0, 1.0, shape=(len(members), capabilities))
-    return tau2 / var * (caps[members] - loc[members]) + pt.sqrt(tau2) * within / pt.sqrt(var) * z
+    effect = tau2 / var * (caps[members] - loc[members]) + pt.sqrt(tau2) * within / pt.sqrt(var) * z
+    if per_year is not None and t_model is not None:
+        trend = per_year * np.asarray(t_model, dtype=float)[members]
+        effect = pt.concatenate([(effect[:, 0] + trend)[:, None], effect[:, 1:]], axis=1)
+    return effect
 
 
 def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
@@ -572,6 +599,22 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         else:
             z_alpha = pt.zeros((k, max(len(pooled), 1)))
         a_pooled = (z_alpha * tau_u[:, None]).T
+        per_year = None
+        t_model = None
+        if inputs.has_time_trend:
+            # Newer families turn compute into capability more efficiently: a family's
+            # effect is centred on the trend at its release date. In decades per year;
+            # the graph's general axis is in beta units per decade.
+            time_trend = pm.Normal("time_trend", 0.0, pri.time_trend_sd)
+            per_year = time_trend * beta
+            # An undated family of the fit sits at the mean date.
+            t_fam = np.nan_to_num(np.asarray(inputs.t_family, dtype=float))
+            t_pool = np.zeros(max(len(pooled), 1))
+            t_pool[: len(pooled)] = t_fam[pooled]
+            a_pooled = pt.concatenate(
+                [(a_pooled[:, 0] + per_year * t_pool)[:, None], a_pooled[:, 1:]], axis=1
+            )
+            t_model = t_fam[fi]
         # The graph's family index: -1 (a family the prior does not hold) for a lone one.
         slot = np.full(n_fam, -1, dtype=np.int64)
         slot[pooled] = np.arange(len(pooled))
@@ -602,6 +645,8 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             tau_slope=tau_slope,
             per_decade=beta,
             capabilities=k,
+            t=t_model,
+            per_year=per_year,
         )
         if spec.compute_only:
             g, spec_caps = loc[:, 0], loc[:, 1:]
@@ -631,7 +676,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             caps_now = pt.concatenate([g[:, None], spec_caps], axis=1)
             a_u = pt.set_subtensor(
                 a_u[np.flatnonzero(lone)],
-                _lone_family_effects(fi, lone, caps_now, loc, scale, tau_u, k),
+                _lone_family_effects(fi, lone, caps_now, loc, scale, tau_u, k, t_model, per_year),
             )
         pm.Deterministic("alpha", a_u * to_decades[None, :], dims=("family", "capability"))
 

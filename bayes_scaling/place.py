@@ -43,7 +43,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
-from bayes_scaling.capability_prior import capability_prior
+from bayes_scaling.capability_prior import capability_prior, family_dates
 from bayes_scaling.data import read_table
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import FitResults
@@ -262,6 +262,19 @@ class _Run:
     models: frozenset[str]
     measurement: str
     compute_only: bool
+    # The time trend in family efficiency (release dates; None without): decades per year,
+    # the fit's mean date, the spread of its family dates, and each family's date (years
+    # from the mean; NaN = undated).
+    time_trend: np.ndarray | None = None  # (S,)
+    t_mean: float = 0.0
+    t_sd: float = 0.0
+    family_t: np.ndarray | None = None  # (F,)
+
+    def family_trend(self, family: str) -> np.ndarray:
+        """Per draw, the trend at a fit family's date (an undated one at the mean): (S,)."""
+        if self.time_trend is None or self.family_t is None:
+            return np.zeros(len(self.pick))
+        return self.time_trend * np.nan_to_num(self.family_t[self.families.index(family)])
 
 
 def _run_arrays(fit: FitResults, draws: int) -> _Run:
@@ -288,11 +301,18 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
 
     flops = data["flops"].to_numpy().astype(float)
     logf = np.log10(flops[np.isfinite(flops) & (flops > 0)])
+    families = [str(f) for f in post["family"].to_numpy()]
+    trend = fit.time_trend
+    family_t = None
+    if trend is not None:
+        index = [families.index(str(f)) for f in data["family"].to_numpy()]
+        release = data["release"].to_numpy().astype(float)
+        family_t = family_dates(release, np.array(index), len(families), trend[0])
     return _Run(
         pick=pick,
         capabilities=caps,
         benchmarks=benchmarks,
-        families=[str(f) for f in post["family"].to_numpy()],
+        families=families,
         b=columns["intercept"][pick],
         loadings=columns["weights"][pick],
         phi=precision(columns["noise"][pick]),
@@ -316,6 +336,10 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
         models=frozenset(str(m) for m in post["model"].to_numpy()),
         measurement=fit.spec.measurement,
         compute_only=fit.spec.compute_only,
+        time_trend=None if trend is None else arr("time_trend"),
+        t_mean=0.0 if trend is None else trend[0],
+        t_sd=0.0 if trend is None else trend[1],
+        family_t=family_t,
     )
 
 
@@ -783,18 +807,28 @@ def _observations(run: _Run, row: xr.Dataset, name: str) -> _Obs:
 
 
 def _prior(
-    run: _Run, family: str, x: float | None, *, new_family: bool = False
+    run: _Run,
+    family: str,
+    x: float | None,
+    *,
+    new_family: bool = False,
+    release: float = math.nan,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per-draw prior mean and sd of the new model's capabilities, and whether it is exact.
 
     The model's own prior (:func:`bayes_scaling.capability_prior.capability_prior`).
     ``new_family`` treats a family of the run as one it has not seen (its effect drawn from
     the population): leaving out the only model of a family sends the effect back there.
+    With a time trend, a family the run does not hold is placed at ``release`` (decimal
+    years; NaN = unknown), and a run's family treated as new at the family's own date.
     """
     if x is None and run.compute_only:
         raise BayesScalingError(
             "the run is a compute-only law: a model without training compute cannot be placed in it"
         )
+    t = release - run.t_mean
+    if family in run.families and run.family_t is not None and not math.isfinite(t):
+        t = float(run.family_t[run.families.index(family)])
     loc, scale = capability_prior(
         x=np.array([np.nan if x is None else x]),
         family_index=np.array(
@@ -806,6 +840,9 @@ def _prior(
         x_sd=run.x_sd,
         slope=run.slope,
         tau_slope=run.tau_slope,
+        t=np.array([t]),
+        t_sd=run.t_sd,
+        per_year=run.time_trend,
     )
     mu, sd = loc[:, 0, :], scale[:, 0, :]
     exact = bool(np.all(sd == 0))
@@ -833,10 +870,11 @@ def _place_one(
     flops = float(row["flops"].to_numpy()) if "flops" in row.coords else np.nan
     log10_flops = math.log10(flops) if np.isfinite(flops) and flops > 0 else None
     x = None if log10_flops is None else log10_flops - run.x_mean
+    release = float(row["release"].to_numpy()) if "release" in row.coords else math.nan
     obs = _observations(run, row, name)
     warn: list[str] = []
     if fixed is None:
-        mu, sd, exact = _prior(run, family, x)
+        mu, sd, exact = _prior(run, family, x, release=release)
         logw, s_draws = importance_draws(run, obs, mu, sd, exact, proposals, rng)
     else:
         # An exact refit: its draws of the model, equally weighted.

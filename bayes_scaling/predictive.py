@@ -269,6 +269,7 @@ def capability_from_compute(
     log10_flops: Sequence[float],
     rng: np.random.Generator,
     names: Sequence[str] | None = None,
+    release: Sequence[float] | None = None,
 ) -> xr.DataArray:
     """Capability draws of (possibly unreleased) models from family and compute alone.
 
@@ -286,6 +287,10 @@ def capability_from_compute(
     rng : numpy.random.Generator
     names : sequence of str, optional
         Model labels (default ``family@log10_flops``).
+    release : sequence of float, optional
+        Release date of each model (decimal years; NaN = unknown). Read only by a fit with
+        a time trend (its data had a ``Release Date`` column), for a family the fit does
+        not hold; an unknown date there spreads over the fit's family dates.
 
     Returns
     -------
@@ -293,7 +298,7 @@ def capability_from_compute(
         Dims (``sample``, ``model``, ``capability``), general axis centred as in the
         posterior.
     """
-    loc, scale = prior_of(fit, family, log10_flops)
+    loc, scale = prior_of(fit, family, log10_flops, release=release)
     out = loc + scale * rng.normal(size=loc.shape)
     labels = (
         list(names)
@@ -312,10 +317,12 @@ def prior_of(
     family: Sequence[str],
     log10_flops: Sequence[float],
     pick: np.ndarray | None = None,
+    release: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-draw prior location and scale (sample, model, capability) of new models.
 
-    ``pick`` selects posterior draws (indices into :meth:`FitResults.draws` order).
+    ``pick`` selects posterior draws (indices into :meth:`FitResults.draws` order);
+    ``release`` as in :func:`capability_from_compute`.
     """
     sel = slice(None) if pick is None else pick
     if float(fit.tree.attrs["x_sd"]) == 0.0 and np.isfinite(np.asarray(log10_flops, float)).any():
@@ -332,6 +339,8 @@ def prior_of(
     tau = arr("tau", "capability")
     resid = np.zeros_like(tau) if fit.spec.compute_only else arr("resid_sd", "capability")
     has_slopes = "slope" in fit.posterior
+    trend = fit.time_trend
+    dates = np.full(len(family), np.nan) if release is None else np.asarray(release, float)
     return capability_prior(
         x=np.asarray(log10_flops, dtype=float) - fit.x_mean,
         family_index=np.array([fams.index(f) if f in fams else -1 for f in family]),
@@ -341,6 +350,9 @@ def prior_of(
         x_sd=float(fit.tree.attrs["x_sd"]),
         slope=arr("slope", "family") if has_slopes else None,
         tau_slope=arr("tau_slope") if has_slopes else None,
+        t=None if trend is None else dates - trend[0],
+        t_sd=0.0 if trend is None else trend[1],
+        per_year=None if trend is None else arr("time_trend"),
     )
 
 

@@ -47,6 +47,11 @@ class Priors:
     family_share_a, family_share_b : float
         Beta prior of a specialisation's share of variance between families (the rest is
         between models of a family); ``tau`` of a specialisation is its square root.
+    time_trend_sd : float
+        Normal scale (around zero) of the time trend in family efficiency, in decades of
+        effective compute per year of release date; used only when the data have a
+        ``Release Date`` column. Measured algorithmic progress in language models is about
+        0.5 decades per year (compute efficiency tripling yearly), one prior sd.
     tau_slope_sd : float
         Half-normal scale of the sd of family-specific slopes (``family_slopes`` specs).
     intercept_mu_sd : float
@@ -94,6 +99,7 @@ class Priors:
     sigma_sd: float = 1.0
     tau_sd: float = 1.0
     tau_slope_sd: float = 0.5
+    time_trend_sd: float = 0.5
     family_share_a: float = 2.0
     family_share_b: float = 2.0
     intercept_mu_sd: float = 1.5

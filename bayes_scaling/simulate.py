@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.data import FAMILY, FLOPS, MODEL, PARAMS, TOKENS, from_wide
+from bayes_scaling.capability_prior import family_dates
+from bayes_scaling.data import FAMILY, FLOPS, MODEL, PARAMS, RELEASE, TOKENS, from_wide
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.io import atomic_path, atomic_write_text
 from bayes_scaling.measurement import draw, expected_score, linear_predictor, precision
@@ -96,7 +97,8 @@ class Simulation:
     table : pandas.DataFrame
         The bundled wide format: ``Model``, ``Model Family``, ``Model Size (B)``,
         ``Pretraining Data Size (T)``, ``FLOPs (1E21)`` (``FLOPs = 6 N D``), then one score
-        column per benchmark on [0, 1] (NaN = missing).
+        column per benchmark on [0, 1] (NaN = missing); with a time trend, a
+        ``Release Date`` column (decimal years) before the scores.
     data : xarray.Dataset
         ``table`` read by :func:`bayes_scaling.data.from_wide` with :attr:`registry`.
     params : xarray.Dataset
@@ -105,7 +107,9 @@ class Simulation:
         posterior), ``alpha`` (family, capability), ``loadings`` (benchmark, capability),
         ``b``, ``noise`` (benchmark), ``sigma``, ``tau`` (capability); plus ``x`` (true
         centred log10 FLOPs, known even where the table hides it) and ``p`` (the expected
-        score of every cell). ``attrs``: ``anchors`` (JSON list), ``x_mean``, ``seed``.
+        score of every cell); with a time trend, ``time_trend`` (decades per year, and
+        ``alpha`` includes it). ``attrs``: ``anchors`` (JSON list), ``x_mean``, ``seed``
+        (and ``t_mean``, the mean release date, with a time trend).
     anchors : tuple of str
         Anchor benchmark of each capability axis (the first K benchmarks).
     registry : Registry
@@ -258,6 +262,8 @@ def simulate(
     decades: float = 4.0,
     continuous: bool = False,
     measurement: Literal["beta-binomial", "binomial"] = "beta-binomial",
+    time_trend: float | None = None,
+    years: tuple[float, float] = (2020.0, 2025.0),
 ) -> Simulation:
     """Draw a complete synthetic benchmark table from known model parameters.
 
@@ -289,6 +295,14 @@ def simulate(
         Make the last benchmark the continuous ``TruthfulQA`` (Beta-distributed score).
     measurement : {"beta-binomial", "binomial"}
         Measurement layer of count benchmarks (``binomial``: no protocol noise).
+    time_trend : float, optional
+        Add a ``Release Date`` column and a time trend in family efficiency of this many
+        decades of effective compute per year: each family is released at a date drawn
+        uniformly from ``years`` (its models within a month of it), and its general effect
+        is ``time_trend * (t_f - t_mean) + tau * z_f``, where ``t_f`` is the mean of its
+        models' dates and ``t_mean`` the mean over models, as the fit centres them.
+    years : (float, float)
+        Range of the families' release dates (decimal years), with ``time_trend``.
 
     Returns
     -------
@@ -348,6 +362,13 @@ def simulate(
     z = rng.normal(size=(f, k))
     z -= z.mean(axis=0, keepdims=True)  # zero-sum over families, as pm.ZeroSumNormal
     alpha = z * taus[None, :]
+    release = None
+    if time_trend is not None:
+        # Drawn after everything above, so a seed's table without a trend is unchanged.
+        fam_date = rng.uniform(years[0], years[1], size=f)
+        release = np.round(fam_date[fi] + rng.uniform(-1 / 24, 1 / 24, size=m), 4)
+        t_mean = float(release.mean())
+        alpha[:, 0] += time_trend * family_dates(release, fi, f, t_mean)
     e = rng.normal(size=(m, k))
     s = alpha[fi] + e * np.sqrt(1.0 - taus[None, :] ** 2)
     s[:, 0] = alpha[fi, 0] + x + sigma * e[:, 0]
@@ -386,6 +407,8 @@ def simulate(
             FLOPS: np.where(hidden, np.nan, flops_col),
         }
     )
+    if release is not None:
+        table[RELEASE] = release
     table = pd.concat([table, pd.DataFrame(score, columns=names)], axis=1)
     registry = Registry.default().with_overrides(
         {
@@ -411,6 +434,7 @@ def simulate(
             "tau": ("capability", taus),
             "x": ("model", x),
             "p": (("model", "benchmark"), p),
+            **({} if time_trend is None else {"time_trend": ((), float(time_trend))}),
         },
         coords={
             "model": models,
@@ -427,6 +451,7 @@ def simulate(
             "x_mean": x_mean,
             "seed": int(seed),
             "measurement": measurement,
+            **({} if release is None else {"t_mean": float(release.mean())}),
         },
     )
     return Simulation(table=table, data=data, params=params, anchors=anchors, registry=registry)

@@ -159,9 +159,9 @@ def summary_dict(
     Returns
     -------
     dict
-        Diagnostics, sizes, outliers, anchors, sampler, seed, version, and
-        ``family_efficiency`` (:func:`efficiency_records`); numbers are plain Python
-        and non-finite ones ``None``.
+        Diagnostics, sizes, outliers, anchors, sampler, seed, version, ``time_trend``
+        (:func:`time_trend_record`) and ``family_efficiency`` (:func:`efficiency_records`);
+        numbers are plain Python and non-finite ones ``None``.
 
     Examples
     --------
@@ -192,10 +192,40 @@ def summary_dict(
         "version": fit.tree.attrs.get("bayes_scaling_version"),
     }
     result = {key: _plain(value) for key, value in out_dict.items()}
+    result["time_trend"] = time_trend_record(fit, level)
     eff = efficiency_records(fit, reference, level)
     eff["families"] = [{k: _plain(v) for k, v in row.items()} for row in eff["families"]]
     result["family_efficiency"] = eff
     return result
+
+
+def time_trend_record(fit: FitResults, level: float = 0.9) -> dict[str, Any] | None:
+    """The time trend in family efficiency, or None for a fit without release dates.
+
+    Returns
+    -------
+    dict or None
+        ``decades_per_year`` (posterior mean, ``lower``, ``upper`` of the equal-tailed
+        ``level`` interval), the same as ``multiplier_per_year`` (``10 ** trend``: how many
+        times less compute a family released a year later needs for the same general
+        capability), and ``mean_date`` (decimal years) on which dates are centred.
+
+    Examples
+    --------
+    >>> time_trend_record(fit)["decades_per_year"]["mean"]  # doctest: +SKIP
+    0.41
+    """
+    dates = fit.time_trend
+    if dates is None:
+        return None
+    s = summarise(fit.posterior["time_trend"], level)
+    trend = {k: float(s[k]) for k in ("mean", "lower", "upper")}
+    return {
+        "decades_per_year": trend,
+        "multiplier_per_year": {k: 10.0**v for k, v in trend.items()},
+        "level": level,
+        "mean_date": dates[0],
+    }
 
 
 def _plain(value: Any) -> Any:

@@ -48,6 +48,7 @@ SPECS = sorted(p.stem for p in (Path(__file__).parents[1] / "models").glob("*.to
 #: of the graph's prior and drawn from its conditional), with and without compute.
 #: The simulated table is small (24 models, 4 families), so its general capability is sampled
 #: non-centred (model.general_noncentred); "@centred" forces the large-table parametrisation.
+#: "dated" tables have release dates (a time trend in family efficiency), one model undated.
 CASES = [
     *SPECS,
     "k2@no-compute",
@@ -56,6 +57,9 @@ CASES = [
     "k2@lone-no-compute",
     "k3@centred",
     "k2@lone-centred",
+    "k2@dated",
+    "k2@lone-dated",
+    "k2@lone-no-compute-dated",
 ]
 
 
@@ -75,6 +79,14 @@ def _with_lone_families(data: xr.Dataset, n: int) -> xr.Dataset:
     for i in movers:
         fam[i] = f"lone-{i}"
     return data.assign_coords(family=("model", fam.astype(str)))
+
+
+def _with_release_dates(data: xr.Dataset) -> xr.Dataset:
+    """Release dates per family (2021 + its index), the last model's date unknown."""
+    fams = sorted(set(map(str, data["family"].to_numpy())))
+    release = np.array([2021.0 + 0.7 * fams.index(str(f)) for f in data["family"].to_numpy()])
+    release[-1] = np.nan
+    return data.assign_coords(release=("model", release))
 
 
 def _with_linear_column(data: xr.Dataset, name: str) -> xr.Dataset:
@@ -121,10 +133,12 @@ def _cached_point(spec_name: str, seed: int = 0):
     data = sim.data
     if variant.startswith("lone"):
         data = _with_lone_families(data, 3)
-    if variant.endswith("no-compute"):
+    if "no-compute" in variant:
         data = data.assign_coords(flops=("model", np.full(data.sizes["model"], np.nan)))
     if variant == "linear":
         data = _with_linear_column(data, "ARC-C")
+    if "dated" in variant:
+        data = _with_release_dates(data)
     if spec.compute_only:
         data = data.isel(model=np.flatnonzero(np.isfinite(data["flops"].to_numpy())))
     targets = None
@@ -140,6 +154,7 @@ def _cached_point(spec_name: str, seed: int = 0):
         model = build_model(inputs, spec)
     if not spec.compute_only and "no-compute" not in variant:
         assert ("g_z" in model) != centred
+    assert ("time_trend" in model) == ("dated" in variant and not spec.compute_only)
     rng = np.random.default_rng(seed)
     point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point(0).items()}
     if "target_spread_log__" in point:
@@ -296,10 +311,16 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     # effect integrated out, then the effect from its conditional (a unit normal scaled
     # by its sd). The joint density of the two is the one ``place`` reads in parts.
     alpha = fit.posterior["alpha"].to_numpy()[0, 0]
+    # With release dates a family's effect is centred on the time trend at its date (an
+    # undated family of the fit at the mean date).
+    trend = np.zeros(len(_inputs.families))
+    if _inputs.has_time_trend:
+        per_year = float(fit.posterior["time_trend"].to_numpy().ravel()[0])
+        trend = per_year * np.nan_to_num(_inputs.t_family)
     if lone.any():
         members = np.array([np.flatnonzero(fi == f)[0] for f in np.flatnonzero(lone)])
         a = alpha[lone]
-        ours += (-0.5 * (a[:, 0] / tau[0]) ** 2 - np.log(tau[0] * beta)).sum()
+        ours += (-0.5 * ((a[:, 0] - trend[lone]) / tau[0]) ** 2 - np.log(tau[0] * beta)).sum()
         ours -= 0.5 * np.log(2 * np.pi) * len(members)
         z_lone = point["alpha_lone_z"]
         within = scale[0, members, :]  # the model's sd about its family's line
@@ -324,6 +345,28 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
                 rtol=1e-7,
                 atol=1e-12,
             )
+        # A lone family is a new family with the effect integrated out: the prior of a
+        # family the fit does not hold, at the family's release date, is the graph's.
+        dates = np.full(len(members), np.nan)
+        if _inputs.has_time_trend:
+            dates = np.nan_to_num(_inputs.t_family[fi[members]]) + _inputs.t_mean
+        new_loc, new_scale = prior_of(
+            fit, ["<new>"] * len(members), np.log10(flops[members]), release=dates
+        )
+        np.testing.assert_allclose(
+            new_loc[0, :, 0], loc[0, members, 0] - alpha[fi[members], 0] + trend[fi[members]]
+        )
+        np.testing.assert_allclose(new_scale[0, :, 0], graph_scale[members], rtol=1e-9)
+        # ``place`` and leave-one-model-out read the same prior for a family they treat as
+        # new: at the family's own date, from the run's family dates.
+        run = place_mod._run_arrays(fit, 1)
+        for i, m in enumerate(members):
+            x = np.log10(flops[m]) - fit.x_mean
+            mu, sd, _ = place_mod._prior(
+                run, run.families[fi[m]], None if np.isnan(x) else x, new_family=True
+            )
+            np.testing.assert_allclose(mu[0], new_loc[0, i], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(sd[0], new_scale[0, i], rtol=1e-9)
     else:
         assert "alpha_lone_z" not in model
     np.testing.assert_allclose(ours, g_logp, rtol=1e-8)

@@ -245,6 +245,18 @@ def _print_summary(
         more = f" and {n_obs - 5} more" if n_obs > 5 else ""
         console.print(Text(f"{n_obs} outlying observations: {shown}{more}"), highlight=False)
 
+    trend = summary.get("time_trend")
+    if trend is not None:
+        d, x = trend["decades_per_year"], trend["multiplier_per_year"]
+        console.print(
+            Text(
+                f"Time trend in family efficiency: {d['mean']:+.2f} decades of compute per "
+                f"year [{d['lower']:+.2f}, {d['upper']:+.2f}], i.e. {x['mean']:.2f}x "
+                f"[{x['lower']:.2f}, {x['upper']:.2f}] less compute per year of release "
+                "date (90% interval)"
+            ),
+            highlight=False,
+        )
     table = Table(title=Text(f"Family compute efficiency vs {ref} (median, 90% interval)"))
     for name, justify in (("family", "left"), ("models", "right"), ("multiplier", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]

@@ -60,6 +60,14 @@ def simulate_command(
         bool,
         typer.Option("--continuous", help="Make the last benchmark continuous (TruthfulQA)."),
     ] = False,
+    time_trend: Annotated[
+        float | None,
+        typer.Option(
+            "--time-trend",
+            help="Add a Release Date column and a time trend in family efficiency of this "
+            "many decades of compute per year (families released 2020-2025).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same table.")] = 0,
     params: Annotated[
         Path | None,
@@ -86,6 +94,7 @@ def simulate_command(
         seed=seed,
         compute_missing=compute_missing,
         continuous=continuous,
+        time_trend=time_trend,
     )
     sim.save(out, params)
     share = float(sim.data["score"].isnull().mean())
