@@ -67,6 +67,8 @@ def capability_prior(
     t: np.ndarray | None = None,
     t_sd: float = 0.0,
     per_year: Any = None,
+    resid_mult: Any = None,
+    tau_mult: Any = None,
 ) -> tuple[Any, Any]:
     """Prior location and scale of models' capabilities.
 
@@ -103,6 +105,10 @@ def capability_prior(
     per_year : array or tensor, optional
         The time trend of family efficiency, in the units of the general axis per year,
         shape (...); None = no trend.
+    resid_mult, tau_mult : array or tensor, optional
+        Per model, multipliers of the general axis's ``resid_sd`` and ``tau`` (of a family
+        the fit does not hold), shape (..., M): a Student-t spec's scale-mixture weights,
+        ``1 / sqrt(w)`` with ``w ~ Gamma(nu / 2, nu / 2)``. None = one.
 
     Returns
     -------
@@ -130,6 +136,11 @@ def capability_prior(
         slope_f = 1.0 if slope is None else slope[idx]
     tau2 = (tau**2)[..., None, :]
     resid2 = (resid_sd**2)[..., None, :]
+    # Student-t tails: conditionally normal, with the general axis's variance scaled.
+    if resid_mult is not None:
+        resid2 = resid2 * (1.0 + (resid_mult**2 - 1.0)[..., None] * e1)
+    if tau_mult is not None:
+        tau2 = tau2 * (1.0 + (tau_mult**2 - 1.0)[..., None] * e1)
     trend = per_decade * x0  # (..., M)
     loc_known = alpha_f + (slope_f * trend)[..., None] * e1
     loc_new = trend[..., None] * e1
@@ -210,6 +221,9 @@ def member_conditional_prior(
     *,
     slope: np.ndarray | float = 1.0,
     alpha_mean: np.ndarray | float = 0.0,
+    members_mult: np.ndarray | None = None,
+    own_mult: np.ndarray | float = 1.0,
+    tau_mult: np.ndarray | float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Prior of a model's capabilities given the *other* models of its family.
 
@@ -244,6 +258,10 @@ def member_conditional_prior(
     alpha_mean : numpy.ndarray or float
         Prior mean of the family effect, shape (..., K) (the time trend at the family's
         release date; default zero).
+    members_mult, own_mult, tau_mult : numpy.ndarray or float
+        Student-t specs: multipliers of the general axis's ``resid_sd`` for each member,
+        shape (..., N), and for the model, shape (...), and of its ``tau`` for the family,
+        shape (...) (see :func:`capability_prior`); default one.
 
     Returns
     -------
@@ -266,10 +284,19 @@ def member_conditional_prior(
     k = tau2.shape[-1]
     e1 = np.zeros(k)
     e1[0] = 1.0
+
+    def general(mult: np.ndarray | float) -> np.ndarray:
+        return 1.0 + (np.asarray(mult, dtype=float) ** 2 - 1.0)[..., None] * e1
+
+    tau2 = tau2 * general(tau_mult)
+    members_resid2 = resid2[..., None, :]
+    if members_mult is not None:
+        members_resid2 = members_resid2 * general(members_mult)
+    resid2 = resid2 * general(own_mult)
     has = np.isfinite(members_x)
     # (..., N, K): each member's residual from the family effect and its variance.
     trend = slope[..., None] * np.where(has, members_x, 0.0)[:, None] * e1
-    var = resid2[..., None, :] + (~has)[:, None] * (slope[..., None] * x_sd) ** 2 * e1
+    var = members_resid2 + (~has)[:, None] * (slope[..., None] * x_sd) ** 2 * e1
     precision = 1.0 / tau2 + (1.0 / var).sum(axis=-2)
     mean = (np.asarray(alpha_mean, dtype=float) / tau2 + ((members - trend) / var).sum(axis=-2)) / (
         precision

@@ -236,10 +236,13 @@ def integrated_log_likelihood(
                 run.x_sd,
                 slope=slope,
                 alpha_mean=run.family_trend(fam)[:, None] * (np.arange(len(run.tau[0])) == 0),
+                **_member_tail_mults(run, fam, j, child),
             )
             exact = False
         else:
-            mu, sd, exact = _prior(run, fam, x, new_family=not others)
+            mu, sd, exact = _prior(
+                run, fam, x, new_family=not others, rng=np.random.default_rng(child.spawn(1)[0])
+            )
         logw, _ = importance_draws(run, obs, mu, sd, exact, proposals, np.random.default_rng(child))
         out[:, i] = logsumexp(logw, axis=1) - np.log(logw.shape[1])
         within = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
@@ -255,6 +258,33 @@ def integrated_log_likelihood(
         },
         name="score",
     )
+
+
+def _member_tail_mults(
+    run: Any, family: str, members: list[int], seed: np.random.SeedSequence
+) -> dict[str, np.ndarray]:
+    """Student-t runs: weights of the members, the family and the left-out model.
+
+    The other members' weights are the run's draws. The left-out model's own weight learnt
+    from its data, so it is drawn from its prior, from a stream of its own (apart from the
+    importance draws'). The family's weight is not a parameter of the graph (its effect is a
+    t variate): it is drawn from its conditional given the effect,
+    ``Gamma((nu + 1) / 2, (nu + z^2) / 2)`` with ``z = (alpha - trend) / tau`` on the general
+    axis (the effect's centring on the families' mean is ignored; PSIS absorbs it).
+    """
+    if run.tail_dof is None:
+        return {}
+    nu = run.tail_dof
+    rng = np.random.default_rng(seed.spawn(1)[0])
+    own = rng.gamma(nu / 2.0, 2.0 / nu, len(run.pick))
+    f = run.families.index(family)
+    z = (run.alpha[:, f, 0] - run.family_trend(family)) / run.tau[:, 0]
+    family_w = rng.gamma((nu + 1.0) / 2.0, 2.0 / (nu + z**2))
+    return {
+        "members_mult": 1.0 / np.sqrt(run.resid_weight[:, members]),
+        "own_mult": 1.0 / np.sqrt(own),
+        "tau_mult": 1.0 / np.sqrt(family_w),
+    }
 
 
 # ----------------------------------------------------------------------------- LOO

@@ -490,6 +490,7 @@ def _lone_family_effects(
     capabilities: int,
     t_model: np.ndarray | None = None,
     per_year: pt.TensorVariable | None = None,
+    fam_mult: pt.TensorVariable | None = None,
 ) -> pt.TensorVariable:
     """Effects of families with one model, drawn from their conditional given the model.
 
@@ -500,10 +501,17 @@ def _lone_family_effects(
     unit normal (``alpha_lone_z``) that the likelihood never sees: together the same
     joint distribution as sampling the effect first, without the funnel between it, the
     model's deviation and ``s``. With a time trend the effect's prior mean is the trend at
-    the family's date (``per_year * t``, general axis), which ``loc`` holds too.
+    the family's date (``per_year * t``, general axis), which ``loc`` holds too; with
+    Student-t tails ``tau`` of the general axis is scaled by the family's weight, as in
+    ``scale``.
     """
-    members = np.array([np.flatnonzero(family_index == f)[0] for f in np.flatnonzero(lone)])
+    lone_f = np.flatnonzero(lone)
+    members = np.array([np.flatnonzero(family_index == f)[0] for f in lone_f])
     tau2 = tau[None, :] ** 2
+    if fam_mult is not None:
+        # A Student-t family's effect: its weight scales the general axis's sd.
+        e1 = np.eye(capabilities)[0]
+        tau2 = tau2 * (1.0 + (fam_mult[lone_f] ** 2 - 1.0)[:, None] * e1)
     var = scale[members] ** 2
     within = pt.sqrt(pt.maximum(var - tau2, 0.0))
     z = pm.Normal("alpha_lone_z", 0.0, 1.0, shape=(len(members), capabilities))
@@ -593,12 +601,42 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # drawn afterwards from its exact conditional (see :func:`_lone_family_effects`).
         lone = lone_families(fi, n_fam) & (not spec.compute_only) & (not spec.family_slopes)
         pooled = np.flatnonzero(~lone)
-        if len(pooled) > 1:
+        if len(pooled) > 1 and spec.robust:
+            # Student-t effects on the general axis, sampled as t variates (centred on their
+            # mean, as the zero-sum does for normal ones). As a scale mixture with explicit
+            # weights they diverged (tau_general high, one family's weight near zero: a
+            # banana between the weight, its z and tau), 6 divergences against 0 here.
+            z_t = pm.StudentT(
+                "z_alpha_general", nu=pri.tail_dof, mu=0.0, sigma=1.0, shape=len(pooled)
+            )
+            rows = [(z_t - z_t.mean())[None, :]]
+            if k > 1:
+                rows.append(
+                    pm.ZeroSumNormal("z_alpha", 1.0, shape=(k - 1, len(pooled)), n_zerosum_axes=1)
+                )
+            z_alpha = pt.concatenate(rows, axis=0)
+        elif len(pooled) > 1:
             # ZeroSumNormal constrains its *last* axis: the pooled families.
             z_alpha = pm.ZeroSumNormal("z_alpha", 1.0, shape=(k, len(pooled)), n_zerosum_axes=1)
         else:
             z_alpha = pt.zeros((k, max(len(pooled), 1)))
         a_pooled = (z_alpha * tau_u[:, None]).T
+        resid_mult = fam_mult = None
+        if spec.robust:
+            # Student-t model deviations on the general axis, as scale mixtures of normals:
+            # given its weight each is normal, so every consumer's normal algebra holds draw
+            # by draw. One model with a wrong compute then gets a small weight instead of
+            # widening sigma for every family. A family of one model, whose effect is
+            # integrated out of its model's prior (normal algebra again), gets a weight too.
+            half = pri.tail_dof / 2.0
+            w_model = pm.Gamma("resid_weight", alpha=half, beta=half, dims="model")
+            resid_mult = 1.0 / pt.sqrt(w_model)
+            fam_mult = pt.ones(n_fam)
+            if lone.any():
+                w_lone = pm.Gamma(
+                    "lone_family_weight", alpha=half, beta=half, shape=int(lone.sum())
+                )
+                fam_mult = pt.set_subtensor(fam_mult[np.flatnonzero(lone)], 1.0 / pt.sqrt(w_lone))
         per_year = None
         t_model = None
         if inputs.has_time_trend:
@@ -647,6 +685,8 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             capabilities=k,
             t=t_model,
             per_year=per_year,
+            resid_mult=resid_mult,
+            tau_mult=None if fam_mult is None else fam_mult[fi],
         )
         if spec.compute_only:
             g, spec_caps = loc[:, 0], loc[:, 1:]
@@ -676,7 +716,9 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             caps_now = pt.concatenate([g[:, None], spec_caps], axis=1)
             a_u = pt.set_subtensor(
                 a_u[np.flatnonzero(lone)],
-                _lone_family_effects(fi, lone, caps_now, loc, scale, tau_u, k, t_model, per_year),
+                _lone_family_effects(
+                    fi, lone, caps_now, loc, scale, tau_u, k, t_model, per_year, fam_mult
+                ),
             )
         pm.Deterministic("alpha", a_u * to_decades[None, :], dims=("family", "capability"))
 

@@ -269,6 +269,10 @@ class _Run:
     t_mean: float = 0.0
     t_sd: float = 0.0
     family_t: np.ndarray | None = None  # (F,)
+    # Student-t tails (None: normal): degrees of freedom, and the posterior scale-mixture
+    # weights of the run's models (S, M).
+    tail_dof: float | None = None
+    resid_weight: np.ndarray | None = None
 
     def family_trend(self, family: str) -> np.ndarray:
         """Per draw, the trend at a fit family's date (an undated one at the mean): (S,)."""
@@ -340,6 +344,8 @@ def _run_arrays(fit: FitResults, draws: int) -> _Run:
         t_mean=0.0 if trend is None else trend[0],
         t_sd=0.0 if trend is None else trend[1],
         family_t=family_t,
+        tail_dof=fit.spec.priors.tail_dof if fit.spec.robust else None,
+        resid_weight=arr("resid_weight", "model") if fit.spec.robust else None,
     )
 
 
@@ -813,6 +819,7 @@ def _prior(
     *,
     new_family: bool = False,
     release: float = math.nan,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per-draw prior mean and sd of the new model's capabilities, and whether it is exact.
 
@@ -821,6 +828,8 @@ def _prior(
     the population): leaving out the only model of a family sends the effect back there.
     With a time trend, a family the run does not hold is placed at ``release`` (decimal
     years; NaN = unknown), and a run's family treated as new at the family's own date.
+    A Student-t run draws the model's scale-mixture weight (and a new family's) from their
+    prior with ``rng``, one per draw: normal given the weights, a Student-t over the draws.
     """
     if x is None and run.compute_only:
         raise BayesScalingError(
@@ -843,10 +852,25 @@ def _prior(
         t=np.array([t]),
         t_sd=run.t_sd,
         per_year=run.time_trend,
+        **_tail_mults(run, rng),
     )
     mu, sd = loc[:, 0, :], scale[:, 0, :]
     exact = bool(np.all(sd == 0))
     return mu, np.where(sd > 0, sd, 1e-12), exact
+
+
+def _tail_mults(run: _Run, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+    """A new model's Student-t weights as sd multipliers, drawn per draw (normal: none)."""
+    if run.tail_dof is None:
+        return {}
+    if rng is None:
+        raise BayesScalingError("a Student-t run's prior of a new model needs an rng")
+    half = run.tail_dof / 2.0
+    shape = (len(run.pick), 1)
+    return {
+        "resid_mult": 1.0 / np.sqrt(rng.gamma(half, 1.0 / half, shape)),
+        "tau_mult": 1.0 / np.sqrt(rng.gamma(half, 1.0 / half, shape)),
+    }
 
 
 def _place_one(
@@ -874,7 +898,7 @@ def _place_one(
     obs = _observations(run, row, name)
     warn: list[str] = []
     if fixed is None:
-        mu, sd, exact = _prior(run, family, x, release=release)
+        mu, sd, exact = _prior(run, family, x, release=release, rng=rng)
         logw, s_draws = importance_draws(run, obs, mu, sd, exact, proposals, rng)
     else:
         # An exact refit: its draws of the model, equally weighted.

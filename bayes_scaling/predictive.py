@@ -298,7 +298,7 @@ def capability_from_compute(
         Dims (``sample``, ``model``, ``capability``), general axis centred as in the
         posterior.
     """
-    loc, scale = prior_of(fit, family, log10_flops, release=release)
+    loc, scale = prior_of(fit, family, log10_flops, release=release, rng=rng)
     out = loc + scale * rng.normal(size=loc.shape)
     labels = (
         list(names)
@@ -318,11 +318,16 @@ def prior_of(
     log10_flops: Sequence[float],
     pick: np.ndarray | None = None,
     release: Sequence[float] | None = None,
+    rng: np.random.Generator | None = None,
+    weights: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-draw prior location and scale (sample, model, capability) of new models.
 
     ``pick`` selects posterior draws (indices into :meth:`FitResults.draws` order);
-    ``release`` as in :func:`capability_from_compute`.
+    ``release`` as in :func:`capability_from_compute`. A Student-t fit
+    (``tails = "student-t"``) is normal given each model's scale-mixture weight and its
+    family's: ``weights`` (each (sample, model)) gives them, else they are drawn from their
+    Gamma prior with ``rng``, one per draw and model.
     """
     sel = slice(None) if pick is None else pick
     if float(fit.tree.attrs["x_sd"]) == 0.0 and np.isfinite(np.asarray(log10_flops, float)).any():
@@ -340,6 +345,17 @@ def prior_of(
     resid = np.zeros_like(tau) if fit.spec.compute_only else arr("resid_sd", "capability")
     has_slopes = "slope" in fit.posterior
     trend = fit.time_trend
+    resid_mult = tau_mult = None
+    if fit.spec.robust:
+        if weights is None:
+            if rng is None:
+                raise BayesScalingError(
+                    "a Student-t fit's prior of a new model is a scale mixture: pass an rng"
+                )
+            half = fit.spec.priors.tail_dof / 2.0
+            shape = (tau.shape[0], len(family))
+            weights = (rng.gamma(half, 1.0 / half, shape), rng.gamma(half, 1.0 / half, shape))
+        resid_mult, tau_mult = (1.0 / np.sqrt(np.asarray(w, dtype=float)) for w in weights)
     dates = np.full(len(family), np.nan) if release is None else np.asarray(release, float)
     return capability_prior(
         x=np.asarray(log10_flops, dtype=float) - fit.x_mean,
@@ -353,6 +369,8 @@ def prior_of(
         t=None if trend is None else dates - trend[0],
         t_sd=0.0 if trend is None else trend[1],
         per_year=None if trend is None else arr("time_trend"),
+        resid_mult=resid_mult,
+        tau_mult=tau_mult,
     )
 
 

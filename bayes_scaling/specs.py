@@ -30,6 +30,8 @@ from bayes_scaling.priors import Priors
 
 Measurement = Literal["binomial", "beta-binomial"]
 _MEASUREMENTS: tuple[str, ...] = ("binomial", "beta-binomial")
+Tails = Literal["normal", "student-t"]
+_TAILS: tuple[str, ...] = ("normal", "student-t")
 
 DEFAULT_SPEC = "k3"
 
@@ -59,6 +61,11 @@ class ModelSpec:
         picks them from the data (see :func:`bayes_scaling.model.choose_anchors`).
     reference_family : str
         Family against which efficiency multipliers are reported.
+    tails : {"normal", "student-t"}
+        Distribution of the general axis's family effects and of a model's deviation from
+        its family's line. ``student-t`` (``tail_dof`` degrees of freedom, as a scale
+        mixture of normals) lets one odd model or family, e.g. a compute recorded 1000x too
+        high, stand apart without widening every other family's spread.
     priors : Priors
         Prior hyper-parameters (defaults in :mod:`bayes_scaling.priors`).
     """
@@ -71,12 +78,17 @@ class ModelSpec:
     compute_only: bool = False
     anchors: tuple[str, ...] = ()
     reference_family: str = "Llama-2"
+    tails: Tails = "normal"
     priors: Priors = dataclasses.field(default_factory=Priors)
 
     def __post_init__(self) -> None:
         if not 1 <= self.capabilities <= 4:
             raise SpecError(
                 f"spec {self.name!r}: capabilities must be 1 to 4, got {self.capabilities}"
+            )
+        if self.tails not in _TAILS:
+            raise SpecError(
+                f"spec {self.name!r}: tails must be one of {', '.join(_TAILS)}, got {self.tails!r}"
             )
         if self.measurement not in _MEASUREMENTS:
             raise SpecError(
@@ -88,6 +100,11 @@ class ModelSpec:
     def n_capabilities(self) -> int:
         """K as used in the graph (1 for the compute-only law)."""
         return 1 if self.compute_only else self.capabilities
+
+    @property
+    def robust(self) -> bool:
+        """Student-t family effects and model deviations on the general axis?"""
+        return self.tails == "student-t" and not self.compute_only
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict, the inverse of :func:`spec_from_dict`."""

@@ -152,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"width {100 * width.mean():.1f} pts | {len(err)} values | "
                 f"R-hat {d.max_rhat:.3f} ESS {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f} "
                 f"div {d.divergences} | both fits {seconds:.0f} s"
-                + ("" if ok else f" NOT CONVERGED (slowest: {', '.join(d.offending['rhat'][:3])})"),
+                + (
+                    ""
+                    if ok
+                    else f" NOT CONVERGED (slowest: {', '.join((d.offending['rhat'] or d.offending['ess'])[:3])})"
+                ),
                 flush=True,
             )
     for label, parts in pooled.items():

@@ -60,6 +60,7 @@ CASES = [
     "k2@dated",
     "k2@lone-dated",
     "k2@lone-no-compute-dated",
+    "k3-robust@lone-dated",
 ]
 
 
@@ -271,7 +272,16 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     data = fit.data
     fams = [str(f) for f in data["family"].to_numpy()]
     flops = data["flops"].to_numpy().astype(float)
-    loc, scale = prior_of(fit, fams, np.log10(flops))
+    # A Student-t spec is normal given the scale-mixture weights: the graph's own, here.
+    weights = None
+    fam_w = np.ones(len(_inputs.families))
+    if spec.robust:
+        # The graph's families of one model have weights; the others' effects are t variates.
+        if "lone_family_weight" in fit.posterior:
+            lone_f = np.flatnonzero(lone_families(_inputs.family_index, len(_inputs.families)))
+            fam_w[lone_f] = fit.posterior["lone_family_weight"].to_numpy()[0, 0]
+        weights = (fit.posterior["resid_weight"].to_numpy()[0], fam_w[None, _inputs.family_index])
+    loc, scale = prior_of(fit, fams, np.log10(flops), weights=weights)
     s = fit.posterior["S"].to_numpy()[0, 0]
     if spec.compute_only:
         # A compute-only law puts each model on its family's line exactly.
@@ -298,8 +308,13 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     fi = _inputs.family_index
     lone = lone_families(fi, len(_inputs.families))
     tau = fit.posterior["tau"].to_numpy()[0, 0]
+    # Per family: the general axis's sd scaled by a Student-t family's weight.
+    tau_f = np.tile(tau, (len(fam_w), 1))
+    tau_f[:, 0] /= np.sqrt(fam_w)
     # The graph's prior scale of g: a lone family's effect is integrated out.
-    graph_scale = np.where(lone[fi], np.sqrt(scale[0, :, 0] ** 2 + tau[0] ** 2), scale[0, :, 0])
+    graph_scale = np.where(
+        lone[fi], np.sqrt(scale[0, :, 0] ** 2 + tau_f[fi, 0] ** 2), scale[0, :, 0]
+    )
     if "g_z" in model:
         # The density of g is the unit normal's over the scale (the change of variables).
         g_logp -= np.log(beta * graph_scale).sum()
@@ -320,12 +335,15 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     if lone.any():
         members = np.array([np.flatnonzero(fi == f)[0] for f in np.flatnonzero(lone)])
         a = alpha[lone]
-        ours += (-0.5 * ((a[:, 0] - trend[lone]) / tau[0]) ** 2 - np.log(tau[0] * beta)).sum()
+        tau_m = tau_f[fi[members]]  # (lone, K)
+        ours += (
+            -0.5 * ((a[:, 0] - trend[lone]) / tau_m[:, 0]) ** 2 - np.log(tau_m[:, 0] * beta)
+        ).sum()
         ours -= 0.5 * np.log(2 * np.pi) * len(members)
         z_lone = point["alpha_lone_z"]
         within = scale[0, members, :]  # the model's sd about its family's line
-        marginal = np.sqrt(within**2 + tau**2)
-        sd_cond = tau * within / marginal
+        marginal = np.sqrt(within**2 + tau_m**2)
+        sd_cond = tau_m * within / marginal
         # log N(g; marginal) + log N(z) = the joint density + log sd (in g's units); the
         # graph's z of the specialisations is added on both sides.
         ours += np.log(sd_cond[:, 0] * beta).sum()
@@ -338,7 +356,7 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
                 np.abs(s[members, 1:] / marginal[:, 1:]),
                 rtol=1e-7,
             )
-            shrink = tau[1:] ** 2 / marginal[:, 1:] ** 2
+            shrink = tau_m[:, 1:] ** 2 / marginal[:, 1:] ** 2
             np.testing.assert_allclose(
                 np.abs(a[:, 1:] - shrink * s[members, 1:]),
                 np.abs(sd_cond[:, 1:] * z_lone[:, 1:]),
@@ -350,8 +368,13 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
         dates = np.full(len(members), np.nan)
         if _inputs.has_time_trend:
             dates = np.nan_to_num(_inputs.t_family[fi[members]]) + _inputs.t_mean
+        new_weights = None if weights is None else (weights[0][:, members], weights[1][:, members])
         new_loc, new_scale = prior_of(
-            fit, ["<new>"] * len(members), np.log10(flops[members]), release=dates
+            fit,
+            ["<new>"] * len(members),
+            np.log10(flops[members]),
+            release=dates,
+            weights=new_weights,
         )
         np.testing.assert_allclose(
             new_loc[0, :, 0], loc[0, members, 0] - alpha[fi[members], 0] + trend[fi[members]]
@@ -362,11 +385,27 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
         run = place_mod._run_arrays(fit, 1)
         for i, m in enumerate(members):
             x = np.log10(flops[m]) - fit.x_mean
-            mu, sd, _ = place_mod._prior(
-                run, run.families[fi[m]], None if np.isnan(x) else x, new_family=True
-            )
-            np.testing.assert_allclose(mu[0], new_loc[0, i], rtol=1e-9, atol=1e-12)
-            np.testing.assert_allclose(sd[0], new_scale[0, i], rtol=1e-9)
+            # A Student-t run draws the new model's weights: the same draws, given here.
+            draws = np.random.default_rng(5).gamma(2.0, 0.5, (2, 1))
+            mults = {"resid_mult": 1 / np.sqrt(draws[:1]), "tau_mult": 1 / np.sqrt(draws[1:])}
+            with mock.patch.object(
+                place_mod, "_tail_mults", return_value=mults if spec.robust else {}
+            ):
+                mu, sd, _ = place_mod._prior(
+                    run, run.families[fi[m]], None if np.isnan(x) else x, new_family=True
+                )
+            want = (new_loc[0, i], new_scale[0, i])
+            if spec.robust:
+                want = prior_of(
+                    fit,
+                    ["<new>"],
+                    [np.log10(flops[m])],
+                    release=dates[i : i + 1],
+                    weights=(draws[:1], draws[1:]),
+                )
+                want = (want[0][0, 0], want[1][0, 0])
+            np.testing.assert_allclose(mu[0], want[0], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(sd[0], want[1], rtol=1e-9)
     else:
         assert "alpha_lone_z" not in model
     np.testing.assert_allclose(ours, g_logp, rtol=1e-8)

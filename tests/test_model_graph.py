@@ -24,7 +24,7 @@ from bayes_scaling.simulate import Simulation, simulate
 from bayes_scaling.specs import ModelSpec, load_spec
 
 MODE = "FAST_COMPILE"
-SPECS = ("k1", "k2", "k3", "k4", "compute-only", "k3-slopes", "k3-binomial")
+SPECS = ("k1", "k2", "k3", "k4", "compute-only", "k3-slopes", "k3-binomial", "k3-robust")
 
 
 @pytest.fixture(scope="module")
