@@ -117,6 +117,7 @@ _SIGNED = ("S", "alpha", "loadings", "target_weights")
 #: Raw, sign-ambiguous duplicates of aligned variables; dropped after alignment.
 _RAW = (
     "z_alpha",
+    "z_alpha_general",
     "alpha_lone_z",
     "loading_raw",
     "target_weight_raw",
