@@ -138,9 +138,9 @@ def capability_prior(
     resid2 = (resid_sd**2)[..., None, :]
     # Student-t tails: conditionally normal, with the general axis's variance scaled.
     if resid_mult is not None:
-        resid2 = resid2 * (1.0 + (resid_mult**2 - 1.0)[..., None] * e1)
+        resid2 = resid2 * general_variance_factor(resid_mult, e1)
     if tau_mult is not None:
-        tau2 = tau2 * (1.0 + (tau_mult**2 - 1.0)[..., None] * e1)
+        tau2 = tau2 * general_variance_factor(tau_mult, e1)
     trend = per_decade * x0  # (..., M)
     loc_known = alpha_f + (slope_f * trend)[..., None] * e1
     loc_new = trend[..., None] * e1
@@ -285,14 +285,13 @@ def member_conditional_prior(
     e1 = np.zeros(k)
     e1[0] = 1.0
 
-    def general(mult: np.ndarray | float) -> np.ndarray:
-        return 1.0 + (np.asarray(mult, dtype=float) ** 2 - 1.0)[..., None] * e1
-
-    tau2 = tau2 * general(tau_mult)
+    tau2 = tau2 * general_variance_factor(np.asarray(tau_mult, dtype=float), e1)
     members_resid2 = resid2[..., None, :]
     if members_mult is not None:
-        members_resid2 = members_resid2 * general(members_mult)
-    resid2 = resid2 * general(own_mult)
+        members_resid2 = members_resid2 * general_variance_factor(
+            np.asarray(members_mult, dtype=float), e1
+        )
+    resid2 = resid2 * general_variance_factor(np.asarray(own_mult, dtype=float), e1)
     has = np.isfinite(members_x)
     # (..., N, K): each member's residual from the family effect and its variance.
     trend = slope[..., None] * np.where(has, members_x, 0.0)[:, None] * e1
@@ -308,6 +307,36 @@ def member_conditional_prior(
         own_var = resid2 + 0.0 * tau2
         loc = mean + slope * x * e1
     return loc, np.sqrt(own_var + 1.0 / precision)
+
+
+def general_variance_factor(mult: Any, e1: np.ndarray) -> Any:
+    """Variance factors of an sd multiplier of the general axis: ``mult^2`` there, one elsewhere.
+
+    ``mult`` has shape (..., M) (array or tensor); the result (..., M, K).
+
+    Examples
+    --------
+    >>> general_variance_factor(np.array([2.0, 1.0]), np.array([1.0, 0.0])).tolist()
+    [[4.0, 1.0], [1.0, 1.0]]
+    """
+    return 1.0 + (mult**2 - 1.0)[..., None] * e1
+
+
+def mixture_sd_multipliers(
+    dof: float, shape: int | tuple[int, ...], rng: np.random.Generator
+) -> np.ndarray:
+    """Draws of a Student-t's scale-mixture sd multiplier, ``1 / sqrt(w)``.
+
+    ``w ~ Gamma(dof / 2, rate dof / 2)``, the weights a Student-t spec gives a new model or
+    a new family (``resid_mult``, ``tau_mult`` of :func:`capability_prior`): normal given
+    ``w``, a t with ``dof`` degrees of freedom over the draws.
+
+    Examples
+    --------
+    >>> mixture_sd_multipliers(4.0, (2, 3), np.random.default_rng(0)).shape
+    (2, 3)
+    """
+    return 1.0 / np.sqrt(rng.gamma(dof / 2.0, 2.0 / dof, shape))
 
 
 def _last_dim(a: Any) -> int:

@@ -274,15 +274,17 @@ def _member_tail_mults(
     """
     if run.tail_dof is None:
         return {}
+    from bayes_scaling.capability_prior import mixture_sd_multipliers
+
     nu = run.tail_dof
     rng = np.random.default_rng(seed.spawn(1)[0])
-    own = rng.gamma(nu / 2.0, 2.0 / nu, len(run.pick))
+    own_mult = mixture_sd_multipliers(nu, len(run.pick), rng)
     f = run.families.index(family)
     z = (run.alpha[:, f, 0] - run.family_trend(family)) / run.tau[:, 0]
     family_w = rng.gamma((nu + 1.0) / 2.0, 2.0 / (nu + z**2))
     return {
         "members_mult": 1.0 / np.sqrt(run.resid_weight[:, members]),
-        "own_mult": 1.0 / np.sqrt(own),
+        "own_mult": own_mult,
         "tau_mult": 1.0 / np.sqrt(family_w),
     }
 

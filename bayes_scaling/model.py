@@ -39,7 +39,11 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayes_scaling.capability_prior import capability_prior, family_dates
+from bayes_scaling.capability_prior import (
+    capability_prior,
+    family_dates,
+    general_variance_factor,
+)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.measurement import (
     KINDS,
@@ -510,8 +514,7 @@ def _lone_family_effects(
     tau2 = tau[None, :] ** 2
     if fam_mult is not None:
         # A Student-t family's effect: its weight scales the general axis's sd.
-        e1 = np.eye(capabilities)[0]
-        tau2 = tau2 * (1.0 + (fam_mult[lone_f] ** 2 - 1.0)[:, None] * e1)
+        tau2 = tau2 * general_variance_factor(fam_mult[lone_f], np.eye(capabilities)[0])
     var = scale[members] ** 2
     within = pt.sqrt(pt.maximum(var - tau2, 0.0))
     z = pm.Normal("alpha_lone_z", 0.0, 1.0, shape=(len(members), capabilities))

@@ -43,7 +43,11 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
-from bayes_scaling.capability_prior import capability_prior, family_dates
+from bayes_scaling.capability_prior import (
+    capability_prior,
+    family_dates,
+    mixture_sd_multipliers,
+)
 from bayes_scaling.data import read_table
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import FitResults
@@ -865,11 +869,10 @@ def _tail_mults(run: _Run, rng: np.random.Generator | None) -> dict[str, np.ndar
         return {}
     if rng is None:
         raise BayesScalingError("a Student-t run's prior of a new model needs an rng")
-    half = run.tail_dof / 2.0
     shape = (len(run.pick), 1)
     return {
-        "resid_mult": 1.0 / np.sqrt(rng.gamma(half, 1.0 / half, shape)),
-        "tau_mult": 1.0 / np.sqrt(rng.gamma(half, 1.0 / half, shape)),
+        "resid_mult": mixture_sd_multipliers(run.tail_dof, shape, rng),
+        "tau_mult": mixture_sd_multipliers(run.tail_dof, shape, rng),
     }
 
 

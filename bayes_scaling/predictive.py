@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.capability_prior import capability_prior
+from bayes_scaling.capability_prior import capability_prior, mixture_sd_multipliers
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.measurement import draw, expected_score, linear_predictor, precision
 from bayes_scaling.model import benchmark_residual
@@ -346,16 +346,16 @@ def prior_of(
     has_slopes = "slope" in fit.posterior
     trend = fit.time_trend
     resid_mult = tau_mult = None
-    if fit.spec.robust:
-        if weights is None:
-            if rng is None:
-                raise BayesScalingError(
-                    "a Student-t fit's prior of a new model is a scale mixture: pass an rng"
-                )
-            half = fit.spec.priors.tail_dof / 2.0
-            shape = (tau.shape[0], len(family))
-            weights = (rng.gamma(half, 1.0 / half, shape), rng.gamma(half, 1.0 / half, shape))
+    if fit.spec.robust and weights is not None:
         resid_mult, tau_mult = (1.0 / np.sqrt(np.asarray(w, dtype=float)) for w in weights)
+    elif fit.spec.robust:
+        if rng is None:
+            raise BayesScalingError(
+                "a Student-t fit's prior of a new model is a scale mixture: pass an rng"
+            )
+        dof, shape = fit.spec.priors.tail_dof, (tau.shape[0], len(family))
+        resid_mult = mixture_sd_multipliers(dof, shape, rng)
+        tau_mult = mixture_sd_multipliers(dof, shape, rng)
     dates = np.full(len(family), np.nan) if release is None else np.asarray(release, float)
     return capability_prior(
         x=np.asarray(log10_flops, dtype=float) - fit.x_mean,

@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from heldout_scores import Errors, convergence_note, forecast_errors, pooled_line
 
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.simulate import simulate
@@ -103,23 +104,9 @@ def robust_spec() -> ModelSpec:
     return dataclasses.replace(load_spec("k1"), name="k1-robust", tails="student-t")
 
 
-def errors(fit: FitResults, case: Case, seed: int = 0) -> tuple[np.ndarray, ...]:
+def errors(fit: FitResults, case: Case, seed: int = 0) -> Errors:
     """Per held-out score: absolute error of the forecast mean, inside 90%?, width."""
-    held = case.held
-    cap = fit.capability_from_compute(
-        list(held["family"].to_numpy()),
-        np.log10(held["flops"].to_numpy()),
-        np.random.default_rng(seed),
-        names=list(held["model"].to_numpy()),
-    )
-    pred = fit.predict(cap, seed=seed)["predictions"]["score"]
-    pred = pred.stack(sample=("chain", "draw")).rename(column="benchmark")
-    lo, hi = pred.quantile(0.05, "sample"), pred.quantile(0.95, "sample")
-    obs = held["score"]
-    keep = np.isfinite(obs.to_numpy()).ravel()
-    err = abs(pred.mean("sample") - case.p).to_numpy().ravel()[keep]
-    inside = ((obs >= lo) & (obs <= hi)).to_numpy().ravel()[keep]
-    return err, inside, (hi - lo).to_numpy().ravel()[keep]
+    return forecast_errors(fit, case.held, case.p, seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     specs = {"normal": load_spec("k1"), "student-t": robust_spec()}
-    pooled: dict[tuple[str, str], list[tuple[np.ndarray, ...]]] = {}
+    pooled: dict[tuple[str, str], list[Errors]] = {}
     unconverged = 0
     for seed in args.seeds:
         case = make_case(seed)
@@ -150,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 err, inside, width = errors(fit, case)
                 pooled.setdefault((label, table), []).append((err, inside, width))
                 d = fit.diagnostics
-                ok = d.max_rhat <= 1.01 and min(d.min_ess_bulk, d.min_ess_tail) >= 400
-                ok = ok and d.divergences == 0
-                unconverged += not ok
+                unconverged += not d.ok
                 sigma = float(fit.posterior["sigma"].median())
                 weight = "-"
                 if "resid_weight" in fit.posterior:
@@ -164,24 +149,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | "
                     f"{len(err)} values | R-hat {d.max_rhat:.3f} "
                     f"ESS {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f} div {d.divergences} | "
-                    f"{seconds:.0f} s"
-                    + (
-                        ""
-                        if ok
-                        else f" NOT CONVERGED ({', '.join((d.offending['rhat'] or d.offending['ess'])[:3])})"
-                    ),
+                    f"{seconds:.0f} s" + convergence_note(d),
                     flush=True,
                 )
     for (label, table), parts in pooled.items():
-        err = np.concatenate([p[0] for p in parts])
-        inside = np.concatenate([p[1] for p in parts])
-        width = np.concatenate([p[2] for p in parts])
-        print(
-            f"pooled over {len(parts)} seeds | {label:9s} | {table:9s} | "
-            f"mae {100 * err.mean():.1f} pts | cov90 {inside.mean():.2f} | "
-            f"width {100 * width.mean():.1f} pts | {len(err)} values"
-            + (f" | {unconverged} fits NOT CONVERGED" if unconverged else "")
-        )
+        print(pooled_line(f"{label:9s} | {table:9s}", parts, unconverged))
     return 0
 
 

@@ -35,6 +35,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from heldout_scores import Errors, convergence_note, forecast_errors, pooled_line
 
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.simulate import simulate
@@ -79,32 +80,9 @@ def newest_families_split(seed: int, trend: float) -> Split:
     )
 
 
-def forecast(fit: FitResults, held: xr.Dataset, seed: int = 0) -> xr.DataArray:
-    """Predictive scores of ``held``'s models from family, compute and date: (model, benchmark, sample)."""
-    cap = fit.capability_from_compute(
-        list(held["family"].to_numpy()),
-        np.log10(held["flops"].to_numpy()),
-        np.random.default_rng(seed),
-        names=list(held["model"].to_numpy()),
-        release=list(held["release"].to_numpy()),
-    )
-    score = fit.predict(cap, seed=seed)["predictions"]["score"]
-    return score.stack(sample=("chain", "draw")).rename(column="benchmark")
-
-
-def errors(fit: FitResults, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def errors(fit: FitResults, split: Split) -> Errors:
     """Per held-out score: absolute error of the mean vs the truth, inside 90%?, width."""
-    pred = forecast(fit, split.held)
-    lo, hi = pred.quantile(0.05, "sample"), pred.quantile(0.95, "sample")
-    obs = split.held["score"]
-    err = abs(pred.mean("sample") - split.p)
-    inside = (obs >= lo) & (obs <= hi)
-    keep = np.isfinite(obs.to_numpy()).ravel()
-    return (
-        err.to_numpy().ravel()[keep],
-        inside.to_numpy().ravel()[keep],
-        (hi - lo).to_numpy().ravel()[keep],
-    )
+    return forecast_errors(fit, split.held, split.p, dated=True)
 
 
 def fit_both(
@@ -128,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chains", type=int, default=4)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    pooled: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    pooled: dict[str, list[Errors]] = {}
     unconverged = 0
     for seed in args.seeds:
         split = newest_families_split(seed, args.trend)
@@ -139,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             err, inside, width = errors(fit, split)
             pooled.setdefault(label, []).append((err, inside, width))
             d = fit.diagnostics
-            ok = d.max_rhat <= 1.01 and min(d.min_ess_bulk, d.min_ess_tail) >= 400
-            ok = ok and d.divergences == 0
-            unconverged += not ok
+            unconverged += not d.ok
             trend = "-"
             if "time_trend" in fit.posterior:
                 q = np.quantile(fit.posterior["time_trend"].to_numpy(), [0.05, 0.5, 0.95])
@@ -151,23 +127,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"mae {100 * err.mean():.1f} pts | cov90 {inside.mean():.2f} | "
                 f"width {100 * width.mean():.1f} pts | {len(err)} values | "
                 f"R-hat {d.max_rhat:.3f} ESS {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f} "
-                f"div {d.divergences} | both fits {seconds:.0f} s"
-                + (
-                    ""
-                    if ok
-                    else f" NOT CONVERGED (slowest: {', '.join((d.offending['rhat'] or d.offending['ess'])[:3])})"
-                ),
+                f"div {d.divergences} | both fits {seconds:.0f} s" + convergence_note(d),
                 flush=True,
             )
     for label, parts in pooled.items():
-        err = np.concatenate([p[0] for p in parts])
-        inside = np.concatenate([p[1] for p in parts])
-        width = np.concatenate([p[2] for p in parts])
-        print(
-            f"pooled over {len(parts)} seeds | {label:8s} | mae {100 * err.mean():.1f} pts | "
-            f"cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | {len(err)} values"
-            + (f" | {unconverged} fits NOT CONVERGED" if unconverged else "")
-        )
+        print(pooled_line(f"{label:8s}", parts, unconverged))
     return 0
 
 

@@ -1,0 +1,71 @@
+"""Scores of forecasts from compute for held-out models, shared by the simulation benches.
+
+``bench/time_trend.py`` and ``bench/robust_tails.py`` forecast held-out models' benchmark
+scores from family, compute (and release date) alone and score them the same way:
+:func:`forecast_errors` per held-out score, :func:`convergence_note` per fit and
+:func:`pooled_line` over seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.diagnostics import Diagnostics
+from bayes_scaling.estimator import FitResults
+
+#: (absolute error of the forecast mean, inside the 90% interval?, interval width).
+Errors = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def forecast_errors(
+    fit: FitResults, held: xr.Dataset, p: xr.DataArray, seed: int = 0, dated: bool = False
+) -> Errors:
+    """Per observed held-out score: error of the forecast mean vs the true expected score
+    ``p``, whether the 90% predictive interval holds the score, and the interval's width.
+
+    ``dated`` passes the held-out models' ``release`` coordinate (a time-trend fit).
+    """
+    cap = fit.capability_from_compute(
+        list(held["family"].to_numpy()),
+        np.log10(held["flops"].to_numpy()),
+        np.random.default_rng(seed),
+        names=list(held["model"].to_numpy()),
+        release=list(held["release"].to_numpy()) if dated else None,
+    )
+    pred = fit.predict(cap, seed=seed)["predictions"]["score"]
+    pred = pred.stack(sample=("chain", "draw")).rename(column="benchmark")
+    lo, hi = pred.quantile(0.05, "sample"), pred.quantile(0.95, "sample")
+    obs = held["score"]
+    keep = np.isfinite(obs.to_numpy()).ravel()
+    return (
+        abs(pred.mean("sample") - p).to_numpy().ravel()[keep],
+        ((obs >= lo) & (obs <= hi)).to_numpy().ravel()[keep],
+        (hi - lo).to_numpy().ravel()[keep],
+    )
+
+
+def convergence_note(d: Diagnostics) -> str:
+    """``""`` for a converged fit, else `` NOT CONVERGED (its slowest parameters)``."""
+    if d.ok:
+        return ""
+    return f" NOT CONVERGED (slowest: {', '.join((d.offending['rhat'] or d.offending['ess'])[:3])})"
+
+
+def pooled_line(label: str, parts: Sequence[Errors], unconverged: int) -> str:
+    """One line pooling a fit's held-out scores over seeds.
+
+    Examples
+    --------
+    >>> one = (np.array([0.1]), np.array([True]), np.array([0.3]))
+    >>> pooled_line("dates", [one, one], 0)
+    'pooled over 2 seeds | dates | mae 10.0 pts | cov90 1.00 | width 30.0 pts | 2 values'
+    """
+    err, inside, width = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return (
+        f"pooled over {len(parts)} seeds | {label} | mae {100 * err.mean():.1f} pts | "
+        f"cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | {len(err)} values"
+        + (f" | {unconverged} fits NOT CONVERGED" if unconverged else "")
+    )
