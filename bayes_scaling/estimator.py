@@ -109,8 +109,9 @@ def default_target_accept(inputs: ModelInputs, spec: ModelSpec) -> float:
 #: (a closed model keeps its family's effect), fits without any compute, linear columns.
 #: 4 (0.7.0): an optional time trend in family efficiency from release dates (``time_trend``;
 #: ``t_mean``/``t_sd`` attributes) and its prior in every spec.
+#: 5 (0.8.0): every spec gained ``target_slopes`` and the ``target_slope_dof`` prior.
 #: Files of another layout ask for a refit.
-RESULTS_VERSION = 4
+RESULTS_VERSION = 5
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "loadings", "target_weights")

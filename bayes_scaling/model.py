@@ -787,7 +787,16 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             # Centred, like the benchmarks' loadings: a target seen on 20 to 75 models pins
             # its weight, and a non-centred weight made the population mean ``mu_l`` move
             # every target's offset at once (bulk ESS 66 for mu_l in the post-training fit).
-            w_g = pt.exp(pm.Normal("target_log_weight", mu_l, sd_l, dims="target"))
+            if spec.target_slopes == "student-t":
+                # Emergent tasks rise faster than any benchmark: a normal population prior
+                # pulls their slope to the benchmarks' and flattens the forecast of the next,
+                # larger model. Heavy tails keep the pull for a target with little data.
+                log_w = pm.StudentT(
+                    "target_log_weight", nu=pri.target_slope_dof, mu=mu_l, sigma=sd_l, dims="target"
+                )
+            else:
+                log_w = pm.Normal("target_log_weight", mu_l, sd_l, dims="target")
+            w_g = pt.exp(log_w)
             w_cols = [(beta * w_g)[:, None]]
             w_spec = None
             if k > 1:

@@ -32,6 +32,7 @@ Measurement = Literal["binomial", "beta-binomial"]
 _MEASUREMENTS: tuple[str, ...] = ("binomial", "beta-binomial")
 Tails = Literal["normal", "student-t"]
 _TAILS: tuple[str, ...] = ("normal", "student-t")
+TargetSlopes = Literal["normal", "student-t"]
 
 DEFAULT_SPEC = "k3"
 
@@ -66,6 +67,12 @@ class ModelSpec:
         its family's line. ``student-t`` (``tail_dof`` degrees of freedom, as a scale
         mixture of normals) lets one odd model or family, e.g. a compute recorded 1000x too
         high, stand apart without widening every other family's spread.
+    target_slopes : {"normal", "student-t"}
+        Prior of a downstream target's log weight on general capability around the
+        benchmarks' loading population (mean ``mu_l``, spread ``sd_l``). ``normal`` shrinks
+        every target toward that population; ``student-t`` (``target_slope_dof`` degrees of
+        freedom) shrinks a target the data say little about just as much, but lets a target
+        whose data say it is much steeper (an "emergent" task) or flatter keep its own slope.
     priors : Priors
         Prior hyper-parameters (defaults in :mod:`bayes_scaling.priors`).
     """
@@ -79,6 +86,7 @@ class ModelSpec:
     anchors: tuple[str, ...] = ()
     reference_family: str = "Llama-2"
     tails: Tails = "normal"
+    target_slopes: TargetSlopes = "normal"
     priors: Priors = dataclasses.field(default_factory=Priors)
 
     def __post_init__(self) -> None:
@@ -89,6 +97,11 @@ class ModelSpec:
         if self.tails not in _TAILS:
             raise SpecError(
                 f"spec {self.name!r}: tails must be one of {', '.join(_TAILS)}, got {self.tails!r}"
+            )
+        if self.target_slopes not in _TAILS:
+            raise SpecError(
+                f"spec {self.name!r}: target_slopes must be one of {', '.join(_TAILS)}, "
+                f"got {self.target_slopes!r}"
             )
         if self.measurement not in _MEASUREMENTS:
             raise SpecError(
