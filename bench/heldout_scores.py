@@ -47,6 +47,22 @@ def forecast_errors(
     )
 
 
+def fit_text(d: Diagnostics, seconds: float, what: str = "") -> str:
+    """The end of a bench line: convergence summary, seconds, and the unconverged note.
+
+    Examples
+    --------
+    >>> d = Diagnostics(max_rhat=1.004, min_ess_bulk=900.0, min_ess_tail=1500.0,
+    ...                 divergences=0, min_bfmi=0.9, seconds=61.2, offending={})
+    >>> fit_text(d, d.seconds, "both fits ")
+    'R-hat 1.004 ESS 900/1500 div 0 | both fits 61 s'
+    """
+    return (
+        f"R-hat {d.max_rhat:.3f} ESS {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f} "
+        f"div {d.divergences} | {what}{seconds:.0f} s" + convergence_note(d)
+    )
+
+
 def convergence_note(d: Diagnostics) -> str:
     """``""`` for a converged fit, else `` NOT CONVERGED (its slowest parameters)``."""
     if d.ok:

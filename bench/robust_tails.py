@@ -38,7 +38,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import Errors, convergence_note, forecast_errors, pooled_line
+from heldout_scores import Errors, fit_text, forecast_errors, pooled_line
 
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.simulate import simulate
@@ -147,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"seed {seed} | {label:9s} | {table:9s} | sigma {sigma:.3f} | "
                     f"weight {weight} | mae {100 * err.mean():.1f} pts | "
                     f"cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | "
-                    f"{len(err)} values | R-hat {d.max_rhat:.3f} "
-                    f"ESS {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f} div {d.divergences} | "
-                    f"{seconds:.0f} s" + convergence_note(d),
+                    f"{len(err)} values | " + fit_text(d, seconds),
                     flush=True,
                 )
     for (label, table), parts in pooled.items():

@@ -37,7 +37,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import convergence_note
+from heldout_scores import fit_text
 
 from bayes_scaling.baseline import baseline_forecast
 from bayes_scaling.forecast import Forecast, forecast, make_target
@@ -130,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             true_rel = args.weight / float(sim.params["loadings"].isel(capability=0).mean())
             print(
                 f"seed {seed} | {label:9s} | w {q[1]:.2f} [{q[0]:.2f}, {q[2]:.2f}] (true "
-                f"{args.weight:.2f}) | w / mean loading {rel:.2f} (true {true_rel:.2f}) | mse {1000 * sq.mean():.2f} (baseline {1000 * base:.2f}) "
-                f"| cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | "
-                f"R-hat {d.max_rhat:.3f} ESS {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f} "
-                f"div {d.divergences} | both fits {seconds:.0f} s" + convergence_note(d),
+                f"{args.weight:.2f}) | w / mean loading {rel:.2f} (true {true_rel:.2f}) | "
+                f"mse {1000 * sq.mean():.2f} (baseline {1000 * base:.2f}) | "
+                f"cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | "
+                + fit_text(d, seconds, "both fits "),
                 flush=True,
             )
     for label, parts in pooled.items():

@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import Errors, convergence_note, forecast_errors, pooled_line
+from heldout_scores import Errors, fit_text, forecast_errors, pooled_line
 
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.simulate import simulate
@@ -126,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"seed {seed} true trend {args.trend:+.2f} | {label:8s} | trend {trend} | "
                 f"mae {100 * err.mean():.1f} pts | cov90 {inside.mean():.2f} | "
                 f"width {100 * width.mean():.1f} pts | {len(err)} values | "
-                f"R-hat {d.max_rhat:.3f} ESS {d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f} "
-                f"div {d.divergences} | both fits {seconds:.0f} s" + convergence_note(d),
+                + fit_text(d, seconds, "both fits "),
                 flush=True,
             )
     for label, parts in pooled.items():

@@ -30,6 +30,7 @@ from bayes_scaling.simulate import simulate, simulate_target
 from bayes_scaling.specs import load_spec, spec_from_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import heldout_scores
 import target_slopes
 
 T_SPEC = {"name": "k2-t-slopes", "capabilities": 2, "target_slopes": "student-t"}
@@ -93,6 +94,7 @@ def test_a_steep_target_pays_a_fraction_of_the_normal_penalty() -> None:
 def test_the_bench_case_is_a_steep_target_near_its_floor() -> None:
     """``bench/target_slopes.py``'s case: most training models near the floor, held out rising."""
     assert doctest.testmod(target_slopes).failed == 0
+    assert doctest.testmod(heldout_scores, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
     sim, truth, held = target_slopes.make_case(0, 5.0)
     train = truth.values.drop(held)
     assert (train < 0.05).mean() > 0.7 and truth.values.reindex(held).median() > 0.5
