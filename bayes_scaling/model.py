@@ -788,9 +788,9 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             # its weight, and a non-centred weight made the population mean ``mu_l`` move
             # every target's offset at once (bulk ESS 66 for mu_l in the post-training fit).
             if spec.target_slopes == "student-t":
-                # Emergent tasks rise faster than any benchmark: a normal population prior
-                # pulls their slope to the benchmarks' and flattens the forecast of the next,
-                # larger model. Heavy tails keep the pull for a target with little data.
+                # Heavy tails let a target whose data say it is far steeper than the
+                # benchmarks (an emergent task) keep its slope, and still shrink one with
+                # little data. Opt-in: it moved no forecast measured so far (docs/forecasts.md).
                 log_w = pm.StudentT(
                     "target_log_weight", nu=pri.target_slope_dof, mu=mu_l, sigma=sd_l, dims="target"
                 )

@@ -32,7 +32,7 @@ Measurement = Literal["binomial", "beta-binomial"]
 _MEASUREMENTS: tuple[str, ...] = ("binomial", "beta-binomial")
 Tails = Literal["normal", "student-t"]
 _TAILS: tuple[str, ...] = ("normal", "student-t")
-TargetSlopes = Literal["normal", "student-t"]
+TargetSlopes = Tails  # the same two choices: normal or Student-t
 
 DEFAULT_SPEC = "k3"
 
