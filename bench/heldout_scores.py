@@ -70,18 +70,26 @@ def convergence_note(d: Diagnostics) -> str:
     return f" NOT CONVERGED (slowest: {', '.join((d.offending['rhat'] or d.offending['ess'])[:3])})"
 
 
-def pooled_line(label: str, parts: Sequence[Errors], unconverged: int) -> str:
+def pooled_line(
+    label: str, parts: Sequence[Errors], unconverged: int, squared: bool = False
+) -> str:
     """One line pooling a fit's held-out scores over seeds.
+
+    The first array of each part is absolute errors (``mae``, in points), or squared errors
+    with ``squared`` (``mse``, x 1000).
 
     Examples
     --------
     >>> one = (np.array([0.1]), np.array([True]), np.array([0.3]))
     >>> pooled_line("dates", [one, one], 0)
     'pooled over 2 seeds | dates | mae 10.0 pts | cov90 1.00 | width 30.0 pts | 2 values'
+    >>> pooled_line("t", [one], 1, squared=True)
+    'pooled over 1 seeds | t | mse 100.00 | cov90 1.00 | width 30.0 pts | 1 values | 1 fits NOT CONVERGED'
     """
     err, inside, width = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    error = f"mse {1000 * err.mean():.2f}" if squared else f"mae {100 * err.mean():.1f} pts"
     return (
-        f"pooled over {len(parts)} seeds | {label} | mae {100 * err.mean():.1f} pts | "
+        f"pooled over {len(parts)} seeds | {label} | {error} | "
         f"cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | {len(err)} values"
         + (f" | {unconverged} fits NOT CONVERGED" if unconverged else "")
     )

@@ -37,7 +37,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import fit_text
+from heldout_scores import fit_text, pooled_line
 
 from bayes_scaling.baseline import baseline_forecast
 from bayes_scaling.forecast import Forecast, forecast, make_target
@@ -137,12 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     for label, parts in pooled.items():
-        sq, inside, width = (np.concatenate([p[i] for p in parts]) for i in range(3))
-        print(
-            f"pooled over {len(parts)} seeds | {label:9s} | mse {1000 * sq.mean():.2f} | "
-            f"cov90 {inside.mean():.2f} | width {100 * width.mean():.1f} pts | {len(sq)} values"
-            + (f" | {unconverged} fits NOT CONVERGED" if unconverged else "")
-        )
+        print(pooled_line(f"{label:9s}", parts, unconverged, squared=True))
     return 0
 
 
