@@ -110,8 +110,10 @@ def default_target_accept(inputs: ModelInputs, spec: ModelSpec) -> float:
 #: 4 (0.7.0): an optional time trend in family efficiency from release dates (``time_trend``;
 #: ``t_mean``/``t_sd`` attributes) and its prior in every spec.
 #: 5 (0.8.0): every spec gained ``target_slopes`` and the ``target_slope_dof`` prior.
+#: 6 (0.9.0): the bundled specs score large counts by their normal approximation
+#: (``measurement = "beta-binomial-normal"``).
 #: Files of another layout ask for a refit.
-RESULTS_VERSION = 5
+RESULTS_VERSION = 6
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "loadings", "target_weights")

@@ -9,7 +9,7 @@ Examples
 --------
 >>> spec = load_spec("k3")
 >>> spec.capabilities, spec.measurement
-(3, 'beta-binomial')
+(3, 'beta-binomial-normal')
 >>> sorted(available_specs())[:2]
 ['compute-only', 'k1']
 """
@@ -28,8 +28,8 @@ from typing import Any, Literal
 from bayes_scaling.errors import SpecError
 from bayes_scaling.priors import Priors
 
-Measurement = Literal["binomial", "beta-binomial"]
-_MEASUREMENTS: tuple[str, ...] = ("binomial", "beta-binomial")
+Measurement = Literal["binomial", "beta-binomial", "beta-binomial-normal"]
+_MEASUREMENTS: tuple[str, ...] = ("binomial", "beta-binomial", "beta-binomial-normal")
 Tails = Literal["normal", "student-t"]
 _TAILS: tuple[str, ...] = ("normal", "student-t")
 TargetSlopes = Tails  # the same two choices: normal or Student-t
@@ -49,8 +49,11 @@ class ModelSpec:
         One sentence shown by ``bayes-scaling compare`` and the report.
     capabilities : int
         Number K of latent capabilities (1 to 4). Ignored when ``compute_only``.
-    measurement : {"binomial", "beta-binomial"}
-        Likelihood of benchmarks with a known number of items. Continuous scores (no item
+    measurement : {"binomial", "beta-binomial", "beta-binomial-normal"}
+        Likelihood of benchmarks with a known number of items. ``beta-binomial-normal`` is
+        the beta-binomial with a count of at least 10 successes and 10 failures scored by
+        its moment-matched normal, a cheaper gradient
+        (:func:`bayes_scaling.measurement.approx_counts_logp`); its draws are exact. Continuous scores (no item
         count) always use a logit-normal likelihood with a per-benchmark noise scale.
     family_slopes : bool
         Whether families also differ in the slope of the general capability on log-compute.
@@ -80,7 +83,7 @@ class ModelSpec:
     name: str
     description: str = ""
     capabilities: int = 3
-    measurement: Measurement = "beta-binomial"
+    measurement: Measurement = "beta-binomial-normal"
     family_slopes: bool = False
     compute_only: bool = False
     anchors: tuple[str, ...] = ()

@@ -24,7 +24,17 @@ from bayes_scaling.simulate import Simulation, simulate
 from bayes_scaling.specs import ModelSpec, load_spec
 
 MODE = "FAST_COMPILE"
-SPECS = ("k1", "k2", "k3", "k4", "compute-only", "k3-slopes", "k3-binomial", "k3-robust")
+SPECS = (
+    "k1",
+    "k2",
+    "k3",
+    "k4",
+    "compute-only",
+    "k3-slopes",
+    "k3-binomial",
+    "k3-robust",
+    "k3-exact",
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +90,11 @@ def test_shapes_coords_and_dims(table: xr.Dataset, name: str) -> None:
     n_cont = len(model.coords.get("obs_cont", ()))
     assert n_count + n_cont == n_obs
     assert n_count == int(inputs.is_count.sum())
-    rv = "BinomialRV" if spec.measurement == "binomial" else "BetaBinomialRV"
+    rv = {
+        "binomial": "BinomialRV",
+        "beta-binomial": "BetaBinomialRV",
+        "beta-binomial-normal": "CustomDist_y_count",
+    }[spec.measurement]
     assert type(model["y_count"].owner.op).__name__ == rv
     assert ("slope" in model.named_vars) == spec.family_slopes
     if spec.family_slopes:
@@ -369,7 +383,8 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     y_by_cell = {
         (m, c): y for m, c, y in zip(inputs.obs_model, inputs.obs_column, inputs.y, strict=True)
     }
-    expected_count, expected_cont, t_i = [], [], 0
+    assert spec.measurement == "beta-binomial-normal"
+    expected_count, expected_cont, t_i, n_normal = [], [], 0, 0
     for m, c, y in zip(inputs.obs_model, inputs.obs_column, inputs.y, strict=True):
         if c < nb:
             eta = det["b"][c] + det["loadings"][c] @ s_c[m]
@@ -395,7 +410,13 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
         n = inputs.n_items[c]
         if np.isfinite(n):
             k = np.clip(np.round(y * n), 0, n)
-            expected_count.append(stats.betabinom.logpmf(k, n, p * phi, (1 - p) * phi))
+            if min(k, n - k) >= 10 and 0.1 <= k / n <= 0.9:
+                # beta-binomial-normal: the moment-matched normal, variance at k / n.
+                sd = np.sqrt(n * (k / n) * (1 - k / n) * (phi + n) / (phi + 1))
+                expected_count.append(stats.norm.logpdf(k, n * p, sd))
+                n_normal += 1
+            else:
+                expected_count.append(stats.betabinom.logpmf(k, n, p * phi, (1 - p) * phi))
         else:
             yc = np.clip(y, EPS, 1 - EPS)
             expected_cont.append(stats.beta.logpdf(yc, p * phi, (1 - p) * phi))
@@ -409,3 +430,5 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     want = [np.sum(expected_count)] + ([np.sum(expected_cont)] if expected_cont else [])
     np.testing.assert_allclose(values, want, rtol=1e-9)
     assert t_i == len(z_dev)
+    # Both branches of the count likelihood are exercised.
+    assert 0 < n_normal < len(expected_count)
