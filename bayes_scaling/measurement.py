@@ -161,7 +161,17 @@ def linear_predictor(intercept: Any, weights: Any, capability: Any) -> Any:
     >>> linear_predictor(np.array([1.0, 0.0]), np.array([[1.0], [2.0]]), np.array([[0.5]]))
     array([[1.5, 1. ]])
     """
-    return intercept + (capability[..., None, :] * weights).sum(axis=-1)
+    if _is_tensor(intercept, weights, capability) or np.shape(capability)[-1] >= 8:
+        return intercept + (capability[..., None, :] * weights).sum(axis=-1)
+    # In numpy, one capability at a time: the broadcast product is (sample, model, column,
+    # capability) at once, 2.9 GB for 2,000 draws of 5,000 models on 12 benchmarks.
+    # Below 8 terms numpy's sum adds them in order, so this keeps every bit of it.
+    capability = np.asarray(capability)
+    weights = np.asarray(weights)
+    total = capability[..., None, 0] * weights[..., 0]
+    for k in range(1, capability.shape[-1]):
+        total = total + capability[..., None, k] * weights[..., k]
+    return intercept + total
 
 
 # ------------------------------------------------------------------------------ values

@@ -374,6 +374,10 @@ def prior_of(
     )
 
 
+#: Posterior draws per block of :func:`posterior_predictive`'s measurement draws.
+PREDICTIVE_BLOCK = 500
+
+
 def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Dataset:
     """Replicated scores of the fit's own observations: ArviZ's ``posterior_predictive``.
 
@@ -401,19 +405,26 @@ def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Datase
     p = predictive_draws(fit, cap, uniq_c, rng, noise=False, deviation=True).to_numpy()
     mi = np.array([uniq_m.index(m) for m in models], dtype=np.int64)
     ci = np.array([uniq_c.index(c) for c in columns], dtype=np.int64)
-    p = p[:, mi, ci]
     params = column_params(fit, uniq_c)
-    phi = precision(params["noise"][:, ci])
-    values = draw(p, phi, params["n_items"][ci], rng, fit.spec.measurement, params["linear"][ci])
+    noise = params["noise"][:, ci]
+    n_items, linear = params["n_items"][ci], params["linear"][ci]
+    # float32: replicated scores need no more, and the group is as large as the
+    # pointwise log-likelihood (a quarter of a default results file).
+    values = np.empty((p.shape[0], len(models)), dtype=np.float32)
+    # A block of draws at a time: the measurement draw holds half a dozen float64
+    # temporaries of (draws, observations), 4 GB at 5,000 models.
+    for start in range(0, p.shape[0], PREDICTIVE_BLOCK):
+        block = slice(start, start + PREDICTIVE_BLOCK)
+        values[block] = draw(
+            p[block][:, mi, ci],
+            precision(noise[block]),
+            n_items,
+            rng,
+            fit.spec.measurement,
+            linear,
+        )
     return xr.Dataset(
-        # float32: replicated scores need no more, and the group is as large as the
-        # pointwise log-likelihood (a quarter of a default results file).
-        {
-            "score": (
-                ("chain", "draw", "obs"),
-                values.reshape(n_chain, n_draw, len(models)).astype(np.float32),
-            )
-        },
+        {"score": (("chain", "draw", "obs"), values.reshape(n_chain, n_draw, len(models)))},
         coords={
             "chain": fit.posterior["chain"].to_numpy(),
             "draw": fit.posterior["draw"].to_numpy(),

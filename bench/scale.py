@@ -34,10 +34,14 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--spec", default="", help="Bundled spec to fit (default k{capabilities}), e.g. k3-exact."
+    )
     args = parser.parse_args()
     print(
         f"# bayes_scaling {__version__}, {os.cpu_count()} cores, "
-        f"{args.chains} chains x ({args.tune} tune + {args.draws} draws)",
+        f"{args.chains} chains x ({args.tune} tune + {args.draws} draws), "
+        f"spec {args.spec or f'k{args.capabilities}'}",
         flush=True,
     )
     for size in (int(s) for s in args.sizes.split(",")):
@@ -53,7 +57,7 @@ def main() -> None:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = CapabilityModel(sim.spec(f"k{args.capabilities}")).fit(
+            fit = CapabilityModel(sim.spec(args.spec or f"k{args.capabilities}")).fit(
                 sim.data,
                 draws=args.draws,
                 tune=args.tune,
