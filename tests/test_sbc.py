@@ -22,9 +22,11 @@ The test (per quantity) is a chi-square test of the ranks in five bins and the c
 replications whose 90% interval holds the truth, against thresholds that a calibrated
 fit fails with probability about 0.001 each. A second test fits the same prior draws
 with the protocol noise left out (binomial measurement) and must fail: intervals that
-ignore a source of noise are too narrow.
+ignore a source of noise are too narrow. The calibrated test runs twice: with the exact
+beta-binomial and with the default normal approximation of large counts
+(``beta-binomial-normal``), both on the same exact draws.
 
-Run time on 2 cores: two compilations (about 30 s each) and 30 + 15 short fits.
+Run time on 2 cores: three compilations (about 30 s each) and 30 + 30 + 15 short fits.
 """
 
 from __future__ import annotations
