@@ -40,7 +40,14 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from bayes_scaling.measurement import draw, expected_score, linear_predictor, precision
+from bayes_scaling.measurement import (
+    NORMAL_MIN_COUNT,
+    NORMAL_MIN_SHARE,
+    draw,
+    expected_score,
+    linear_predictor,
+    precision,
+)
 from bayes_scaling.simulate import Simulation, simulate
 
 pytestmark = [pytest.mark.slow, pytest.mark.sampling]
@@ -191,7 +198,8 @@ def _run_sbc(design: tuple[Simulation, xr.Dataset], measurement: str, n_rep: int
             inside.append(row_in)
     n = truth_inputs.n_items[truth_inputs.obs_column]
     c = counts[:n_rep]
-    big = (c >= 10) & (n - c >= 10) & (c >= 0.1 * n) & (c <= 0.9 * n)
+    lo, hi = NORMAL_MIN_SHARE * n, (1 - NORMAL_MIN_SHARE) * n
+    big = (c >= NORMAL_MIN_COUNT) & (n - c >= NORMAL_MIN_COUNT) & (c >= lo) & (c <= hi)
     approximated = float(big.mean()) if measurement == "beta-binomial-normal" else 0.0
     return Ranks(names, np.array(u), np.array(inside), divergences, approximated)
 
