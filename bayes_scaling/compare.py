@@ -318,7 +318,7 @@ def pointwise_log_likelihood(
     >>> ll.dims  # doctest: +SKIP
     ('chain', 'draw', 'model')
     """
-    ll = fit.tree["log_likelihood"]["score"]
+    ll = _stored_log_likelihood(fit)
     if by == "obs":
         return ll
     if by != "model":
@@ -393,12 +393,22 @@ def _psis(fit: FitResults, ll: xr.DataArray) -> Any:
         )
 
 
+def _stored_log_likelihood(fit: FitResults) -> xr.DataArray:
+    """The fit's pointwise log-likelihood (``score`` over ``obs``), or a one-line error."""
+    if "log_likelihood" not in fit.tree.children:
+        raise BayesScalingError(
+            "this fit has no pointwise log-likelihood (it was fitted with "
+            "pointwise=False); refit it with the default pointwise=True"
+        )
+    return fit.tree["log_likelihood"]["score"]
+
+
 def _same_observations(fits: Mapping[str, FitResults]) -> None:
     names = list(fits)
     ref = names[0]
-    ref_obs = set(map(str, fits[ref].tree["log_likelihood"]["obs"].to_numpy()))
+    ref_obs = set(map(str, _stored_log_likelihood(fits[ref])["obs"].to_numpy()))
     for name in names[1:]:
-        obs = set(map(str, fits[name].tree["log_likelihood"]["obs"].to_numpy()))
+        obs = set(map(str, _stored_log_likelihood(fits[name])["obs"].to_numpy()))
         if obs != ref_obs:
             only = sorted(obs ^ ref_obs)
             raise BayesScalingError(

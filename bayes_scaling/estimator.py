@@ -123,6 +123,7 @@ _RAW = (
     "z_alpha_general",
     "alpha_lone_z",
     "loading_raw",
+    "loading_raw_mean",
     "target_weight_raw",
     "target_deviation_z",
     "g",
@@ -130,6 +131,8 @@ _RAW = (
     "g_centred",
     "g_shift_z",
     "s_spec_z",
+    "s_spec_centred",
+    "s_spec_shift_z",
     "log_loading",
     "anchor_loading",
     "tau_general",
@@ -190,6 +193,11 @@ class FitResults:
 
     tree: xr.DataTree
     spec: ModelSpec
+    # The posterior never changes after a fit, and the table costs seconds (11 s for
+    # 130 benchmarks x 100 models at 12,000 draws): computed once, on first use.
+    _diagnostics: Diagnostics | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     # ---------------------------------------------------------------- basic accessors
     @property
@@ -235,14 +243,39 @@ class FitResults:
 
     @property
     def diagnostics(self) -> Diagnostics:
-        """R-hat, ESS, divergences, BFMI and the offending parameters."""
-        return compute_diagnostics(
-            self.tree,
-            seconds=float(self.tree.attrs.get("seconds", np.nan)),
-            approximate=str(self.tree.attrs.get("sampler", ""))
-            if bool(self.tree.attrs.get("approximate", 0))
-            else "",
-        )
+        """R-hat, ESS, divergences, BFMI and the offending parameters (computed once)."""
+        if self._diagnostics is None:
+            self._diagnostics = compute_diagnostics(
+                self.tree,
+                seconds=float(self.tree.attrs.get("seconds", np.nan)),
+                approximate=str(self.tree.attrs.get("sampler", ""))
+                if bool(self.tree.attrs.get("approximate", 0))
+                else "",
+            )
+        return self._diagnostics
+
+    def thinned(self, most: int) -> FitResults:
+        """The same fit with at most ``most`` posterior draws: every k-th draw of each chain.
+
+        For read-outs whose Monte Carlo error is already small at a few thousand draws
+        (``complete``'s intervals), when the fit needed more to converge. Diagnostics stay
+        those of the full fit.
+
+        Examples
+        --------
+        >>> fit.thinned(4000).posterior.sizes["draw"]  # doctest: +SKIP
+        1000
+        """
+        post = self.posterior
+        total = post.sizes["chain"] * post.sizes["draw"]
+        every = -(-total // max(int(most), 1))
+        if every <= 1:
+            return self
+        tree = self.tree.copy()
+        tree["posterior"] = xr.DataTree(post.isel(draw=slice(None, None, every)))
+        out = FitResults(tree=tree, spec=self.spec)
+        out._diagnostics = self._diagnostics
+        return out
 
     def draws(self, name: str) -> xr.DataArray:
         """Posterior draws of ``name`` stacked into one ``sample`` dim."""
@@ -512,6 +545,7 @@ class CapabilityModel:
         progress: bool = False,
         warn: bool = True,
         target_accept: float | None = None,
+        pointwise: bool = True,
     ) -> FitResults:
         """Sample the posterior and return a :class:`FitResults`.
 
@@ -537,6 +571,11 @@ class CapabilityModel:
         target_accept : float, optional
             NUTS's target acceptance rate. Default: :func:`default_target_accept` (0.8;
             0.9 when downstream targets are fitted or no model's compute is known).
+        pointwise : bool
+            Also store the pointwise log-likelihood and replicated scores of every
+            observation (the ``log_likelihood`` and ``posterior_predictive`` groups that
+            LOO, ``compare`` and ArviZ's predictive checks read). ``complete`` turns this
+            off: it draws every cell itself, and both groups cost it 24 s of 180.
         """
         import os
 
@@ -630,7 +669,8 @@ class CapabilityModel:
                 raise KeyboardInterrupt(f"sampling stopped early: {partial}")
             report(f"{name}: log-likelihood and predictive draws")
             seconds = time.perf_counter() - start
-            tree = pm.compute_log_likelihood(tree, model=model, progressbar=False)
+            if pointwise:
+                tree = pm.compute_log_likelihood(tree, model=model, progressbar=False)
         vi = {k: v for k, v in tree["sample_stats"].attrs.items() if k.startswith("advi_")}
         tree = _assemble(
             tree,
@@ -649,7 +689,7 @@ class CapabilityModel:
             **vi,
         )
         fit = FitResults(tree=tree, spec=self.spec)
-        if sampler not in APPROXIMATE or draws > 1:
+        if pointwise and (sampler not in APPROXIMATE or draws > 1):
             # Replicated scores of every observation, for ArviZ's predictive checks
             # (az.plot_ppc_*, az.loo_pit) on the results file.
             from bayes_scaling.predictive import posterior_predictive
@@ -760,23 +800,24 @@ def _assemble(
     posterior = align_signs(tree["posterior"].to_dataset(), inputs.anchors)
     obs_kind = inputs.obs_kind
     obs = inputs.coords()["obs"]
-    ll = tree["log_likelihood"].to_dataset()
-    sample_dims = ("chain", "draw")
-    shape = (posterior.sizes["chain"], posterior.sizes["draw"], len(obs))
-    merged = np.empty(shape)
-    for kind, name in OBSERVED.items():
-        if name in ll:
-            merged[..., obs_kind == kind] = ll[name].transpose(*sample_dims, ...).to_numpy()
     model_names, column_names = inputs.obs_labels
     obs_coords = {
         "obs": obs,
         "obs_model": ("obs", model_names.astype(str)),
         "obs_column": ("obs", column_names.astype(str)),
     }
-    log_lik = xr.Dataset(
-        {"score": (("chain", "draw", "obs"), merged)},
-        coords={"chain": posterior["chain"], "draw": posterior["draw"], **obs_coords},
-    )
+    log_lik = None
+    if "log_likelihood" in tree.children:
+        ll = tree["log_likelihood"].to_dataset()
+        sample_dims = ("chain", "draw")
+        merged = np.empty((posterior.sizes["chain"], posterior.sizes["draw"], len(obs)))
+        for kind, name in OBSERVED.items():
+            if name in ll:
+                merged[..., obs_kind == kind] = ll[name].transpose(*sample_dims, ...).to_numpy()
+        log_lik = xr.Dataset(
+            {"score": (("chain", "draw", "obs"), merged)},
+            coords={"chain": posterior["chain"], "draw": posterior["draw"], **obs_coords},
+        )
     observed = xr.Dataset({"score": ("obs", inputs.y)}, coords=obs_coords)
     constant = xr.Dataset(
         {
@@ -805,7 +846,7 @@ def _assemble(
     groups: dict[str, xr.Dataset] = {
         "posterior": posterior,
         "sample_stats": stats,
-        "log_likelihood": log_lik,
+        **({} if log_lik is None else {"log_likelihood": log_lik}),
         "observed_data": observed,
         "constant_data": constant,
         "data": data,

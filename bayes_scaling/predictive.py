@@ -46,6 +46,7 @@ def predictive_draws(
     deviation: bool | None = None,
     scores: xr.DataArray | None = None,
     families: Sequence[str] | None = None,
+    params: dict[str, np.ndarray] | None = None,
 ) -> xr.DataArray:
     """Scores implied by capability draws, on the [0, 1] scale of each column.
 
@@ -73,13 +74,17 @@ def predictive_draws(
         Family of each model of ``capability``; default: the fit's data (a model it
         does not hold counts as a new family). A target's offset for a family of the
         fit is its posterior draw; a new family gets a fresh draw (with ``deviation``).
+    params : dict, optional
+        ``column_params(fit, columns)``, for a caller that reads the same columns for
+        several chunks of models.
 
     Returns
     -------
     xarray.DataArray
         Dims (``sample``, ``model``, ``column``).
     """
-    params = column_params(fit, columns)
+    if params is None:
+        params = column_params(fit, columns)
     # Positional arithmetic: ``sample`` coords of the caller's draws may be a subset
     # or a relabelling of this fit's, and xarray would align them by label.
     centre = fit.draws("S").mean("model").transpose("sample", "capability").to_numpy()
@@ -211,8 +216,13 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
     spread, resid_w = [], []
     n_s = post_b.sizes["sample"]
     has_resid = "target_residual_weights" in fit.posterior
+    # A (sample, column, benchmark) block of zeros for a fit without targets is 1.6 GB at
+    # 12,000 draws of 130 columns: build it only when some column reads residuals.
+    reads_resid = has_resid and any(c in targets for c in columns)
+    post_l = fit.draws("loadings") if any(c in bench for c in columns) else None
+    post_n = fit.draws("noise") if post_l is not None else None
     for c in columns:
-        if c in targets and has_resid:
+        if reads_resid and c in targets:
             resid_w.append(
                 fit.draws("target_residual_weights")
                 .sel(target=c)
@@ -220,12 +230,12 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
                 .sel(benchmark=bench)
                 .to_numpy()
             )
-        else:
+        elif reads_resid:
             resid_w.append(np.zeros((n_s, len(bench))))
         if c in bench:
             inter.append(post_b.sel(benchmark=c).to_numpy())
-            weights.append(fit.draws("loadings").sel(benchmark=c).to_numpy())
-            noise.append(fit.draws("noise").sel(benchmark=c).to_numpy())
+            weights.append(post_l.sel(benchmark=c).to_numpy())  # type: ignore[union-attr]
+            noise.append(post_n.sel(benchmark=c).to_numpy())  # type: ignore[union-attr]
             spread.append(np.zeros(post_b.sizes["sample"]))
             row = data.sel(benchmark=c)
         elif c in targets:
@@ -255,7 +265,9 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
         "weights": np.stack(weights, axis=1),
         "noise": np.stack(noise, axis=-1),
         "spread": np.stack(spread, axis=-1),
-        "residual_weights": np.stack(resid_w, axis=1),
+        "residual_weights": np.stack(resid_w, axis=1)
+        if reads_resid
+        else np.zeros((n_s, len(columns), 0)),
         "floor": np.stack(floor, axis=-1),
         "ceiling": np.asarray(ceiling),
         "n_items": np.asarray(n_items),

@@ -268,6 +268,25 @@ def test_advi_is_labelled_approximate_everywhere(tmp_path: Path) -> None:
     np.testing.assert_array_equal(fit.posterior["S"].to_numpy(), again.posterior["S"].to_numpy())
 
 
+def test_a_fit_without_pointwise_groups_saves_loads_and_says_what_it_lacks(
+    tmp_path: Path,
+) -> None:
+    """pointwise=False (what ``complete`` uses): no log_likelihood or posterior_predictive
+    group, the file round-trips, and LOO says in one line to refit."""
+    from conftest import tiny_table
+
+    from bayes_scaling.compare import pointwise_log_likelihood
+
+    fit = CapabilityModel("k1").fit(
+        tiny_table(), draws=50, chains=2, sampler="advi", seed=3, warn=False, pointwise=False
+    )
+    assert not {"log_likelihood", "posterior_predictive"} & set(fit.tree.children)
+    assert fit.diagnostics is fit.diagnostics  # computed once
+    loaded = FitResults.load(fit.save(tmp_path / "lean.nc"))
+    with pytest.raises(BayesScalingError, match=r"no pointwise log-likelihood.*pointwise=True"):
+        pointwise_log_likelihood(loaded)
+
+
 def test_results_file_carries_arviz_predictive_groups(
     small_fit: FitResults, tmp_path: Path
 ) -> None:

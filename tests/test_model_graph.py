@@ -273,6 +273,62 @@ def test_a_table_without_compute_has_no_compute_trend(sim: Simulation) -> None:
         )
 
 
+def test_a_wide_table_samples_specialisations_centred_without_their_mean() -> None:
+    """A median model with 20 or more scores: specialisations centred, as for g without compute.
+
+    Their density is ``Normal(family effect, within-family sd)``'s less
+    ``0.5 log sum(1 / scale**2)`` per axis (the shift's non-centring), and the
+    specialisation loadings' raw unit normals, sampled as a zero-sum part plus a mean,
+    keep their iid density up to the constant ``0.5 log n``.
+    """
+    sim = simulate(n_models=24, n_families=4, n_benchmarks=24, capabilities=3, missing=0.0, seed=3)
+    spec = load_spec("k3")
+    inputs = build_inputs(sim.data, spec)
+    assert np.bincount(inputs.family_index).min() > 1  # no lone family: a plain prior
+    model = build_model(inputs, spec)
+    free = {v.name for v in model.free_RVs}
+    assert {"s_spec_centred", "s_spec_shift_z", "loading_raw_mean"} <= free
+    assert "s_spec_z" not in free
+    # The base table's 12 benchmarks keep the non-centred graph.
+    narrow = build_model(build_inputs(sim.data.isel(benchmark=slice(0, 12)), spec), spec)
+    assert {"s_spec_z"} <= {v.name for v in narrow.free_RVs}
+    rng = np.random.default_rng(0)
+    n, n_bench = len(inputs.models), len(inputs.benchmarks)
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point(0).items()}
+        alpha, s, resid_sd, zs, mean = model.compile_fn(
+            model.replace_rvs_by_values(
+                [model[n] for n in ("alpha", "S", "resid_sd", "loading_raw", "loading_raw_mean")]
+            ),
+            inputs=model.value_vars,
+            on_unused_input="ignore",
+        )(point)
+        loc, scale = alpha[inputs.family_index, 1:], resid_sd[1:]
+        ours = norm.logpdf(s[:, 1:], loc, scale).sum()
+        graph_logp = model.compile_fn(
+            model.logp(
+                vars=[
+                    model[v] for v in ("s_spec_centred", "s_spec_shift_z", "s_spec_centred_density")
+                ],
+                jacobian=False,
+                sum=True,
+            ),
+            inputs=model.value_vars,
+            on_unused_input="ignore",
+        )(point)
+        shift = 0.5 * np.log(n / scale**2).sum()
+        np.testing.assert_allclose(ours, float(graph_logp) + shift, rtol=1e-10)
+        raw = zs.T + mean
+        raw_logp = model.compile_fn(
+            model.logp(vars=[model["loading_raw"], model["loading_raw_mean"]], jacobian=False),
+            inputs=model.value_vars,
+            on_unused_input="ignore",
+        )(point)
+        np.testing.assert_allclose(
+            norm.logpdf(raw).sum(), float(np.sum(raw_logp)) - np.log(n_bench), rtol=1e-10
+        )
+
+
 def test_without_compute_the_loadings_set_the_general_scale(sim: Simulation) -> None:
     """No compute: the general loadings have geometric mean one; g's sds are free."""
     data = sim.data.assign_coords(flops=("model", np.full(sim.data.sizes["model"], np.nan)))

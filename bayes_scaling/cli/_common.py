@@ -33,7 +33,7 @@ SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro", "advi")
 #: :data:`bayes_scaling.estimator.DEFAULT_DRAWS` and ``DEFAULT_TUNE``
 FIT_DRAWS, FIT_TUNE = 2000, 1000
 #: :data:`bayes_scaling.complete.DEFAULT_DRAWS`
-COMPLETE_DRAWS = 3000
+COMPLETE_DRAWS = 5000
 #: :data:`bayes_scaling.forecast.DEFAULT_FORECAST_SPEC`
 FORECAST_SPEC = "k2"
 #: :data:`bayes_scaling.place.DEFAULT_DRAWS` and ``DEFAULT_PROPOSALS``
