@@ -271,8 +271,20 @@ class FitResults:
         every = -(-total // max(int(most), 1))
         if every <= 1:
             return self
+        return self.select_draws(slice(None, None, every))
+
+    def select_draws(self, draws: slice) -> FitResults:
+        """The same fit with the posterior's ``draw`` dim sliced (every chain alike).
+
+        Diagnostics stay those of the full fit.
+
+        Examples
+        --------
+        >>> fit.select_draws(slice(0, 100)).posterior.sizes["draw"]  # doctest: +SKIP
+        100
+        """
         tree = self.tree.copy()
-        tree["posterior"] = xr.DataTree(post.isel(draw=slice(None, None, every)))
+        tree["posterior"] = xr.DataTree(self.posterior.isel(draw=draws))
         out = FitResults(tree=tree, spec=self.spec)
         out._diagnostics = self._diagnostics
         return out

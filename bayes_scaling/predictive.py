@@ -413,30 +413,34 @@ def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Datase
     n_chain, n_draw = fit.posterior.sizes["chain"], fit.posterior.sizes["draw"]
     uniq_m = list(dict.fromkeys(models))
     uniq_c = list(dict.fromkeys(columns))
-    cap = fit.draws("S").sel(model=uniq_m)
-    p = predictive_draws(fit, cap, uniq_c, rng, noise=False, deviation=True).to_numpy()
     mi = np.array([uniq_m.index(m) for m in models], dtype=np.int64)
     ci = np.array([uniq_c.index(c) for c in columns], dtype=np.int64)
-    params = column_params(fit, uniq_c)
-    noise = params["noise"][:, ci]
-    n_items, linear = params["n_items"][ci], params["linear"][ci]
     # float32: replicated scores need no more, and the group is as large as the
     # pointwise log-likelihood (a quarter of a default results file).
-    values = np.empty((p.shape[0], len(models)), dtype=np.float32)
-    # A block of draws at a time: the measurement draw holds half a dozen float64
-    # temporaries of (draws, observations), 4 GB at 5,000 models.
-    for start in range(0, p.shape[0], PREDICTIVE_BLOCK):
-        block = slice(start, start + PREDICTIVE_BLOCK)
-        values[block] = draw(
-            p[block][:, mi, ci],
-            precision(noise[block]),
-            n_items,
+    values = np.empty((n_chain, n_draw, len(models)), dtype=np.float32)
+    # A block of draws at a time, expected scores included: the dense (draws, models,
+    # columns) expected scores and the measurement draw's float64 temporaries peaked at
+    # 6.2 GiB for 5,000 models.
+    per_block = max(1, PREDICTIVE_BLOCK // n_chain)
+    for start in range(0, n_draw, per_block):
+        block = slice(start, min(start + per_block, n_draw))
+        sub = fit.select_draws(block)
+        cap = sub.draws("S").sel(model=uniq_m)
+        params = column_params(sub, uniq_c)
+        p = predictive_draws(
+            sub, cap, uniq_c, rng, noise=False, deviation=True, params=params
+        ).to_numpy()
+        replicated = draw(
+            p[:, mi, ci],
+            precision(params["noise"][:, ci]),
+            params["n_items"][ci],
             rng,
             fit.spec.measurement,
-            linear,
+            params["linear"][ci],
         )
+        values[:, block] = replicated.reshape(n_chain, -1, len(models))
     return xr.Dataset(
-        {"score": (("chain", "draw", "obs"), values.reshape(n_chain, n_draw, len(models)))},
+        {"score": (("chain", "draw", "obs"), values)},
         coords={
             "chain": fit.posterior["chain"].to_numpy(),
             "draw": fit.posterior["draw"].to_numpy(),

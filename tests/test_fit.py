@@ -314,6 +314,29 @@ def test_results_file_carries_arviz_predictive_groups(
     assert float(np.mean((values < 0.05) | (values > 0.95))) < 0.25
 
 
+def test_posterior_predictive_in_blocks_of_draws_keeps_every_draw_in_place(
+    small_fit: FitResults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of a few draws give each (chain, draw, obs) its own expected score."""
+    import bayes_scaling.predictive as predictive
+
+    monkeypatch.setattr(predictive, "PREDICTIVE_BLOCK", 6)  # 3 draws of each of 2 chains
+    monkeypatch.setattr(predictive, "draw", lambda p, *args: p)  # no measurement noise
+    pp = predictive.posterior_predictive(small_fit, np.random.default_rng(0))["score"]
+    obs = small_fit.tree["observed_data"].to_dataset()
+    columns = list(dict.fromkeys(map(str, obs["obs_column"].to_numpy())))
+    full = predictive.predictive_draws(
+        small_fit, small_fit.draws("S"), columns, np.random.default_rng(0), noise=False
+    )
+    post = small_fit.posterior
+    models = list(map(str, full["model"].to_numpy()))
+    mi = [models.index(str(m)) for m in obs["obs_model"].to_numpy()]
+    ci = [columns.index(str(c)) for c in obs["obs_column"].to_numpy()]
+    want = full.to_numpy()[:, mi, ci]
+    want = want.reshape(post.sizes["chain"], post.sizes["draw"], -1)
+    np.testing.assert_allclose(pp.to_numpy(), want.astype(np.float32), rtol=1e-6)
+
+
 def test_predict_writes_an_arviz_predictions_group(small_fit: FitResults) -> None:
     import arviz as az
 
