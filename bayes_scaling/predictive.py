@@ -386,8 +386,11 @@ def prior_of(
     )
 
 
-#: Posterior draws per block of :func:`posterior_predictive`'s measurement draws.
+#: Posterior draws (all chains) per block of :func:`posterior_predictive`, at most.
 PREDICTIVE_BLOCK = 500
+#: ... and at most this many (draw, model, column) cells per block: each float64 temporary
+#: of the expected scores is then 40 MB, whatever the table's size.
+PREDICTIVE_CELLS = 5_000_000
 
 
 def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Dataset:
@@ -421,7 +424,8 @@ def posterior_predictive(fit: FitResults, rng: np.random.Generator) -> xr.Datase
     # A block of draws at a time, expected scores included: the dense (draws, models,
     # columns) expected scores and the measurement draw's float64 temporaries peaked at
     # 6.2 GiB for 5,000 models.
-    per_block = max(1, PREDICTIVE_BLOCK // n_chain)
+    cells = len(uniq_m) * len(uniq_c)
+    per_block = max(1, min(PREDICTIVE_BLOCK, PREDICTIVE_CELLS // max(cells, 1)) // n_chain)
     for start in range(0, n_draw, per_block):
         block = slice(start, min(start + per_block, n_draw))
         sub = fit.select_draws(block)

@@ -314,6 +314,18 @@ def test_results_file_carries_arviz_predictive_groups(
     assert float(np.mean((values < 0.05) | (values > 0.95))) < 0.25
 
 
+def test_thinned_keeps_every_kth_draw_of_each_chain(small_fit: FitResults) -> None:
+    post = small_fit.posterior
+    total = post.sizes["chain"] * post.sizes["draw"]
+    most = post.sizes["chain"] * -(-post.sizes["draw"] // 3)
+    thin = small_fit.thinned(most)
+    assert thin.posterior.sizes["chain"] == post.sizes["chain"]
+    assert thin.posterior.sizes["chain"] * thin.posterior.sizes["draw"] <= most
+    np.testing.assert_array_equal(thin.posterior["S"].to_numpy(), post["S"].to_numpy()[:, ::3])
+    assert small_fit.thinned(total) is small_fit
+    assert thin.diagnostics is small_fit.diagnostics  # those of the full fit
+
+
 def test_posterior_predictive_in_blocks_of_draws_keeps_every_draw_in_place(
     small_fit: FitResults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
