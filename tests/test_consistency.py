@@ -49,6 +49,8 @@ SPECS = sorted(p.stem for p in (Path(__file__).parents[1] / "models").glob("*.to
 #: The simulated table is small (24 models, 4 families), so its general capability is sampled
 #: non-centred (model.general_noncentred); "@centred" forces the large-table parametrisation.
 #: "dated" tables have release dates (a time trend in family efficiency), one model undated.
+#: "@wide" samples the specialisations centred, as on a table whose median model has 20 or
+#: more scores (model.centred_specialisations).
 CASES = [
     *SPECS,
     "k2@no-compute",
@@ -61,6 +63,7 @@ CASES = [
     "k2@lone-dated",
     "k2@lone-no-compute-dated",
     "k3-robust@lone-dated",
+    "k3@wide",
 ]
 
 
@@ -151,8 +154,13 @@ def _cached_point(spec_name: str, seed: int = 0):
     inputs = build_inputs(data, spec, targets)
     centred = variant.endswith("centred")
     threshold = 0 if centred else model_mod.NONCENTRED_BELOW
-    with mock.patch.object(model_mod, "NONCENTRED_BELOW", threshold):
+    wide = 0 if variant == "wide" else model_mod.CENTRED_SPEC_FROM
+    with (
+        mock.patch.object(model_mod, "NONCENTRED_BELOW", threshold),
+        mock.patch.object(model_mod, "CENTRED_SPEC_FROM", wide),
+    ):
         model = build_model(inputs, spec)
+    assert ("s_spec_centred" in model) == (variant == "wide" and spec.n_capabilities > 1)
     if not spec.compute_only and "no-compute" not in variant:
         assert ("g_z" in model) != centred
     assert ("time_trend" in model) == ("dated" in variant and not spec.compute_only)
@@ -409,7 +417,28 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     else:
         assert "alpha_lone_z" not in model
     np.testing.assert_allclose(ours, g_logp, rtol=1e-8)
-    if spec.n_capabilities > 1:
+    if spec.n_capabilities > 1 and "s_spec_centred" in model:
+        # Centred on a wide table (model._without_shift): the graph's density of the
+        # specialisations is Normal(loc, scale)'s less 0.5 log sum(1 / scale^2) per axis.
+        assert not lone.any()
+        spec_logp = model.compile_fn(
+            model.logp(
+                vars=[
+                    model[n] for n in ("s_spec_centred", "s_spec_shift_z", "s_spec_centred_density")
+                ],
+                jacobian=False,
+                sum=True,
+            ),
+            inputs=model.value_vars,
+            mode=MODE,
+            on_unused_input="ignore",
+        )(point)
+        sd = scale[0, :, 1:]
+        z = (s[:, 1:] - loc[0, :, 1:]) / sd
+        ours_spec = (-0.5 * z**2 - np.log(sd) - 0.5 * np.log(2 * np.pi)).sum()
+        shift = 0.5 * np.log((1.0 / sd**2).sum(axis=0)).sum()
+        np.testing.assert_allclose(ours_spec, float(spec_logp) + shift, rtol=1e-8)
+    elif spec.n_capabilities > 1:
         z_graph = point["s_spec_z"][~lone[fi]]
         # Sign alignment may flip a specialisation axis; the standardised draws agree in size.
         z_ours = ((s[:, 1:] - loc[0, :, 1:]) / scale[0, :, 1:])[~lone[fi]]
