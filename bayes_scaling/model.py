@@ -419,24 +419,18 @@ def loading_mask(benchmarks: tuple[str, ...], anchors: tuple[str, ...]) -> np.nd
     return mask
 
 
-def _general_without_shift(loc: pt.TensorVariable, scale: pt.TensorVariable) -> pt.TensorVariable:
-    """``g ~ Normal(loc, scale)``, one per model, sampled as a centred part and a mean.
-
-    The likelihood reads ``g - mean(g)`` only, so the mean of ``g`` is known from the prior
-    alone. Sampled as a common move of a hundred coordinates that the data pin, it is a
-    direction a diagonal mass matrix cannot follow (R-hat 1.8 on a 100 x 130 table).
-    Here the centred part ``c`` (zero-sum, ``g_centred``) carries the density of ``g``
-    with the mean integrated out, and the mean is drawn from its exact conditional given
-    ``c`` (``g_shift_z``): the same distribution of ``g``, with the slow direction a
-    coordinate of its own. See :func:`_without_shift`.
-    """
-    return _without_shift("g", loc, scale)
-
-
 def _without_shift(
     name: str, loc: pt.TensorVariable, scale: pt.TensorVariable, axes: int = 0
 ) -> pt.TensorVariable:
     """``Normal(loc, scale)`` over models (axis 0) as a zero-sum part and its mean.
+
+    The likelihood reads capabilities only relative to their mean over models, so that
+    mean is known from the prior alone. Sampled as a common move of a hundred coordinates
+    that the data pin, it is a direction a diagonal mass matrix cannot follow (R-hat 1.8 on
+    a 100 x 130 table, for ``g`` without compute). Here the centred part ``c`` (zero-sum,
+    ``{name}_centred``) carries the density with the mean integrated out, and the mean is
+    drawn from its exact conditional given ``c`` (``{name}_shift_z``): the same
+    distribution, with the slow direction a coordinate of its own.
 
     With precisions ``p = 1 / scale**2`` and ``P = sum(p)`` over models, the mean given
     the centred part ``c`` is Normal(``m``, ``1 / sqrt(P)``) with ``m = sum(p (loc - c)) / P``,
@@ -515,18 +509,6 @@ def centred_specialisations(obs_model: np.ndarray, n_models: int) -> bool:
     """
     counts = np.bincount(obs_model, minlength=n_models)
     return bool(np.median(counts) >= CENTRED_SPEC_FROM)
-
-
-def _specialisations(
-    inputs: ModelInputs, loc: pt.TensorVariable, scale: pt.TensorVariable
-) -> pt.TensorVariable:
-    """The models' specialisation capabilities (:func:`centred_specialisations`)."""
-    if centred_specialisations(inputs.obs_model, len(inputs.models)):
-        return _without_shift("s_spec", loc, scale, inputs.capabilities - 1)
-    # Non-centred: a specialisation is seen through small loadings, often on one
-    # benchmark, and is missing for whole families.
-    z_spec = pm.Normal("s_spec_z", 0.0, 1.0, dims=("model", "specialisation"))
-    return loc + scale * z_spec
 
 
 def lone_families(family_index: np.ndarray, n_families: int) -> np.ndarray:
@@ -611,6 +593,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         ]
     if k > 1:
         coords["specialisation"] = coords["capability"][1:]
+    wide = k > 1 and centred_specialisations(inputs.obs_model, len(inputs.models))
 
     with pm.Model(coords=coords) as model:
         # --- capabilities -------------------------------------------------------------
@@ -751,15 +734,20 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             g, spec_caps = loc[:, 0], loc[:, 1:]
         else:
             if no_compute:
-                g = _general_without_shift(loc[:, 0], scale[:, 0])
+                g = _without_shift("g", loc[:, 0], scale[:, 0])
             elif general_noncentred(fi):
                 z_g = pm.Normal("g_z", 0.0, 1.0, dims="model")
                 g = loc[:, 0] + scale[:, 0] * z_g
             else:
                 g = pm.Normal("g", loc[:, 0], scale[:, 0], dims="model")
             spec_caps = pt.zeros((len(inputs.models), 0))
-            if k > 1:
-                spec_caps = _specialisations(inputs, loc[:, 1:], scale[:, 1:])
+            if wide:
+                spec_caps = _without_shift("s_spec", loc[:, 1:], scale[:, 1:], k - 1)
+            elif k > 1:
+                # Non-centred: a specialisation is seen through small loadings, often on
+                # one benchmark, and is missing for whole families.
+                z_spec = pm.Normal("s_spec_z", 0.0, 1.0, dims=("model", "specialisation"))
+                spec_caps = loc[:, 1:] + scale[:, 1:] * z_spec
         pm.Deterministic(
             "S",
             pt.concatenate([(g / beta)[:, None], spec_caps], axis=1),
@@ -807,7 +795,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             # A fixed shrinkage scale, not a hierarchical one: ten or so small loadings
             # determine their own spread poorly, and that spread mixed slowest of all.
             sd_spec = pri.specific_loading_sd
-            if centred_specialisations(inputs.obs_model, len(inputs.models)):
+            if wide:
                 # The same iid unit normals, as a zero-sum part and a mean per axis: on a
                 # wide table the mean of a specialisation's loadings is nearly a prior
                 # direction (it trades with the rotation toward the general axis), and a

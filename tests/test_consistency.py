@@ -298,7 +298,7 @@ def test_capability_prior_equals_the_graph(sim, spec_name: str) -> None:
     # The graph's own prior density of the capabilities: the general axis is sampled as
     # g = beta * S_1 (Normal), the specialisations through unit normals z.
     # Without compute g is sampled as a zero-sum part and a mean, whose non-centring
-    # takes 0.5 log sum(1 / scale^2) off the density (model._general_without_shift).
+    # takes 0.5 log sum(1 / scale^2) off the density (model._without_shift).
     beta = float(fit.posterior["beta"].to_numpy().ravel()[0])
     if "g" in model:
         names = ["g"]

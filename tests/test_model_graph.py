@@ -234,10 +234,15 @@ def general_prior_logp(model, point) -> float:
     """The graph's prior log density of the general capabilities at ``point``.
 
     Without compute they are sampled as a zero-sum part and a mean
-    (``model._general_without_shift``); their density is then ``Normal(loc, scale)``'s
+    (``model._without_shift``); their density is then ``Normal(loc, scale)``'s
     less ``0.5 log sum(1 / scale**2)``, the volume of the shift's non-centring.
     """
     names = ["g"] if "g" in model else ["g_centred", "g_shift_z", "g_centred_density"]
+    return graph_logp(model, point, names)
+
+
+def graph_logp(model, point, names) -> float:
+    """The graph's log density of the variables ``names`` at ``point`` (no Jacobians)."""
     return float(
         model.compile_fn(
             model.logp(vars=[model[n] for n in names], jacobian=False, sum=True),
@@ -305,28 +310,14 @@ def test_a_wide_table_samples_specialisations_centred_without_their_mean() -> No
         )(point)
         loc, scale = alpha[inputs.family_index, 1:], resid_sd[1:]
         ours = norm.logpdf(s[:, 1:], loc, scale).sum()
-        graph_logp = model.compile_fn(
-            model.logp(
-                vars=[
-                    model[v] for v in ("s_spec_centred", "s_spec_shift_z", "s_spec_centred_density")
-                ],
-                jacobian=False,
-                sum=True,
-            ),
-            inputs=model.value_vars,
-            on_unused_input="ignore",
-        )(point)
-        shift = 0.5 * np.log(n / scale**2).sum()
-        np.testing.assert_allclose(ours, float(graph_logp) + shift, rtol=1e-10)
-        raw = zs.T + mean
-        raw_logp = model.compile_fn(
-            model.logp(vars=[model["loading_raw"], model["loading_raw_mean"]], jacobian=False),
-            inputs=model.value_vars,
-            on_unused_input="ignore",
-        )(point)
-        np.testing.assert_allclose(
-            norm.logpdf(raw).sum(), float(np.sum(raw_logp)) - np.log(n_bench), rtol=1e-10
+        spec_logp = graph_logp(
+            model, point, ["s_spec_centred", "s_spec_shift_z", "s_spec_centred_density"]
         )
+        shift = 0.5 * np.log(n / scale**2).sum()
+        np.testing.assert_allclose(ours, spec_logp + shift, rtol=1e-10)
+        raw = zs.T + mean
+        raw_logp = graph_logp(model, point, ["loading_raw", "loading_raw_mean"])
+        np.testing.assert_allclose(norm.logpdf(raw).sum(), raw_logp - np.log(n_bench), rtol=1e-10)
 
 
 def test_without_compute_the_loadings_set_the_general_scale(sim: Simulation) -> None:
