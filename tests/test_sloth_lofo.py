@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -96,3 +97,23 @@ def test_family_line_marks_an_unconverged_fit() -> None:
     assert line.endswith("NOT CONVERGED (slowest: beta)")
     failed = sloth_lofo.family_line("X", pd.Series({"status": "failed", "error": "boom"}))
     assert failed.endswith("FAILED: boom")
+
+
+def test_lofo_bound_scores_the_same_held_out_scores(capsys: pytest.CaptureFixture[str]) -> None:
+    import lofo_bound
+
+    result = doctest.testmod(lofo_bound, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 2 and result.failed == 0
+    bench = datasets.load("base-llm")
+    # Every (held-out model, benchmark) score of the protocol, and no other, is scored.
+    n = sum(
+        int(np.isfinite(bench["score"].sel(model=sloth_lofo.lofo_split(bench, f)[1])).sum())
+        for f in sloth_lofo.lofo_families(bench)
+    )
+    assert lofo_bound.main() == 0
+    lines = capsys.readouterr().out.strip().splitlines()[1:]
+    assert [line.split("|")[0].strip() for line in lines] == list(lofo_bound.CASES)
+    maes = [float(line.split("mae")[1].split()[0]) for line in lines]
+    assert all(f"{n} held-out scores" in line for line in lines)
+    # A freer law fits its own data at least as well.
+    assert maes[0] > maes[1] > maes[2] > 0
