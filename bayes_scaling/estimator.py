@@ -112,8 +112,10 @@ def default_target_accept(inputs: ModelInputs, spec: ModelSpec) -> float:
 #: 5 (0.8.0): every spec gained ``target_slopes`` and the ``target_slope_dof`` prior.
 #: 6 (0.9.0): the bundled specs score large counts by their normal approximation
 #: (``measurement = "beta-binomial-normal"``).
+#: 7 (0.11.0): a ``tails = "student-t"`` spec's downstream targets have Student-t per-model
+#: deviations (``target_deviation_z``).
 #: Files of another layout ask for a refit.
-RESULTS_VERSION = 6
+RESULTS_VERSION = 7
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "loadings", "target_weights")

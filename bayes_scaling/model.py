@@ -93,6 +93,28 @@ def benchmark_residual(frac: np.ndarray, eta: np.ndarray) -> np.ndarray:
     return residual_logit(frac) - np.clip(eta, RESID_EDGE, -RESID_EDGE)
 
 
+def target_deviation_draws(
+    spread: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator, dof: float | None = None
+) -> np.ndarray:
+    """Draws of a downstream target's own per-model logit deviation, ``spread * z``.
+
+    ``z`` is a unit normal, or a Student-t with ``dof`` degrees of freedom in a spec with
+    ``tails = "student-t"``: the distribution of the graph's ``target_deviation_z``
+    (:func:`build_model`), for a model the fit has not seen and in the simulator.
+    ``spread`` broadcasts against ``shape``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> target_deviation_draws(np.array([0.0, 1.0]), (3, 2), rng).shape
+    (3, 2)
+    >>> bool(target_deviation_draws(np.zeros(2), (2,), rng, dof=4.0).any())
+    False
+    """
+    z = rng.normal(size=shape) if dof is None else rng.standard_t(dof, size=shape)
+    return z * spread
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelInputs:
     """Arrays that define one fit; everything :func:`build_model` needs.
@@ -938,8 +960,17 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
             eta_b = pt.clip(eta_mat[:, :n_bench_cols], RESID_EDGE, -RESID_EDGE)
             resid = seen * (residual_logit(frac) - eta_b)
             t_idx = ci[is_target] - n_bench_cols
-            # Non-centred: twenty to a hundred deviations share one small scale.
-            z_dev = pm.Normal("target_deviation_z", 0.0, 1.0, shape=int(is_target.sum()))
+            # Non-centred: twenty to a hundred deviations share one small scale. A robust
+            # spec's are Student-t (target_deviation_draws draws the same): one model far
+            # off its target's curve (a jump, a data error) then need not widen the spread
+            # that every held-out forecast carries.
+            n_dev = int(is_target.sum())
+            if spec.robust:
+                z_dev = pm.StudentT(
+                    "target_deviation_z", nu=pri.tail_dof, mu=0.0, sigma=1.0, shape=n_dev
+                )
+            else:
+                z_dev = pm.Normal("target_deviation_z", 0.0, 1.0, shape=n_dev)
             dev = pt.zeros(n_models * n_t)
             dev = pt.inc_subtensor(dev[mi[is_target] * n_t + t_idx], t_spread[t_idx] * z_dev)
             eta_t = (

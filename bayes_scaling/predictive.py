@@ -30,7 +30,7 @@ import xarray as xr
 from bayes_scaling.capability_prior import capability_prior, mixture_sd_multipliers
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.measurement import draw, expected_score, linear_predictor, precision
-from bayes_scaling.model import benchmark_residual
+from bayes_scaling.model import benchmark_residual, target_deviation_draws
 
 if TYPE_CHECKING:
     from bayes_scaling.estimator import FitResults
@@ -100,7 +100,8 @@ def predictive_draws(
     if deviate and params["spread"].any():
         # A target's own deviation for a model (zero for benchmarks): a fresh draw,
         # as for a model the fit has not seen.
-        eta = eta + rng.normal(size=eta.shape) * params["spread"][:, None, :]
+        dof = fit.spec.priors.tail_dof if fit.spec.robust else None
+        eta = eta + target_deviation_draws(params["spread"][:, None, :], eta.shape, rng, dof)
     p = expected_score(eta, params["floor"][:, None, :], params["ceiling"], params["linear"])
     if noise:
         p = draw(

@@ -538,6 +538,7 @@ def simulate_target(
     family_spread: float = 0.5,
     floor: float = 0.0,
     noise: float = 0.02,
+    deviation_dof: float | None = None,
     seed: int = 0,
 ) -> SimulatedTarget:
     """Draw a downstream metric from the target layer of :mod:`bayes_scaling.model`.
@@ -550,7 +551,9 @@ def simulate_target(
     capabilities' prediction, squeezed as in the model), ``v`` is ``residual_weight`` on
     ``residual_benchmark`` (default: the first non-anchor benchmark) and zero elsewhere,
     ``d`` family offsets with sd
-    ``family_spread``, ``e`` model deviations with sd ``spread``; the value is a
+    ``family_spread``, ``e`` model deviations with scale ``spread`` (normal, or Student-t
+    with ``deviation_dof`` degrees of freedom, as a ``tails = "student-t"`` spec's
+    graph has them: :func:`~bayes_scaling.model.target_deviation_draws`); the value is a
     beta-binomial share of ``n_items`` with noise sd ``noise`` at p = 0.5 (default two
     points, as the simulated benchmarks'; the model's floor is half a point).
 
@@ -561,7 +564,7 @@ def simulate_target(
     >>> t.values.between(0, 1).all(), t.n_items
     (np.True_, 2000)
     """
-    from bayes_scaling.model import benchmark_residual
+    from bayes_scaling.model import benchmark_residual, target_deviation_draws
 
     rng = np.random.default_rng(seed)
     prm = sim.params
@@ -586,7 +589,7 @@ def simulate_target(
     families = [str(f) for f in prm["family"].to_numpy()]
     fam_of = [families.index(str(f)) for f in prm["model_family"].to_numpy()]
     d_fam = rng.normal(size=len(families)) * family_spread
-    e = rng.normal(size=s.shape[0]) * spread
+    e = target_deviation_draws(np.asarray(spread), (s.shape[0],), rng, deviation_dof)
     eta = intercept + centred @ w + resid @ v + d_fam[fam_of] + e
     if not 0.0 <= floor < 1.0:
         raise BayesScalingError(f"a target's floor must be in [0, 1), got {floor}")

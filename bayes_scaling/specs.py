@@ -66,10 +66,12 @@ class ModelSpec:
     reference_family : str
         Family against which efficiency multipliers are reported.
     tails : {"normal", "student-t"}
-        Distribution of the general axis's family effects and of a model's deviation from
-        its family's line. ``student-t`` (``tail_dof`` degrees of freedom, as a scale
-        mixture of normals) lets one odd model or family, e.g. a compute recorded 1000x too
-        high, stand apart without widening every other family's spread.
+        Distribution of the general axis's family effects, of a model's deviation from
+        its family's line and of a downstream target's own per-model deviation.
+        ``student-t`` (``tail_dof`` degrees of freedom; the first two as a scale mixture
+        of normals) lets one odd model or family, e.g. a compute recorded 1000x too high or
+        a model far above its target's curve, stand apart without widening every other
+        model's spread.
     target_slopes : {"normal", "student-t"}
         Prior of a downstream target's log weight on general capability around the
         benchmarks' loading population (mean ``mu_l``, spread ``sd_l``). ``normal`` shrinks

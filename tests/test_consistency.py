@@ -510,3 +510,24 @@ def test_draw_matches_log_density() -> None:
     # Continuous: the Beta's mean p and variance p (1 - p) / (phi + 1).
     assert abs(draws[:, 2].mean() - p[2]) < 0.002
     assert 0.95 < draws[:, 2].var() / (p[2] * (1 - p[2]) / (phi[2] + 1)) < 1.05
+
+
+@pytest.mark.parametrize("spec_name", ["k3", "k3-robust"])
+def test_targets_own_deviations_are_drawn_as_the_graph_has_them(sim, spec_name: str) -> None:
+    """A new model's target deviation: the graph's distribution (normal, or Student-t)."""
+    import bayes_scaling.predictive as predictive_mod
+
+    model, _, _, fit = _fit_at_point(sim, spec_name)
+    rv = model["target_deviation_z"]
+    dof = fit.spec.priors.tail_dof if fit.spec.robust else None
+    assert rv.owner.op.name == ("t" if dof else "normal")
+    if dof:
+        assert np.all(rv.owner.inputs[-3].eval() == dof)  # (rng, size,) nu, mu, sigma
+    cap = fit.draws("S").isel(model=[0])
+    with mock.patch.object(
+        predictive_mod,
+        "target_deviation_draws",
+        wraps=predictive_mod.target_deviation_draws,
+    ) as drawn:
+        fit.predictive_draws(cap, ["t"], np.random.default_rng(0), noise=False, deviation=True)
+    assert drawn.call_count == 1 and drawn.call_args.args[3] == dof

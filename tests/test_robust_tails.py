@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pymc as pm
 import pytest
 from scipy import stats
 
@@ -29,8 +30,9 @@ import robust_tails
 from bayes_scaling.capability_prior import capability_prior
 from bayes_scaling.errors import SpecError
 from bayes_scaling.estimator import CapabilityModel
-from bayes_scaling.model import build_inputs, build_model
-from bayes_scaling.simulate import simulate
+from bayes_scaling.forecast import make_target
+from bayes_scaling.model import build_inputs, build_model, target_deviation_draws
+from bayes_scaling.simulate import simulate, simulate_target
 from bayes_scaling.specs import load_spec, spec_from_dict
 
 
@@ -133,3 +135,25 @@ def test_one_wrong_compute_does_not_widen_every_forecast() -> None:
     assert width["student-t"] < 0.8 * width["normal"], width
     _, inside, _ = robust_tails.errors(robust, case)
     assert inside.mean() >= 0.75, inside.mean()
+
+
+def test_targets_own_deviations_follow_the_graphs_distribution() -> None:
+    """``target_deviation_draws`` (predictive, simulator) against the graph's own draws."""
+    sim = simulate(24, 6, 5, capabilities=1, seed=0)
+    truth = simulate_target(sim, seed=1)
+    models = [str(m) for m in sim.data["model"].to_numpy()]
+    target = make_target(truth.values, "t", 0.0, 1.0, n_items=truth.n_items).dataset(models)
+    rng = np.random.default_rng(0)
+    n = 20_000
+    for spec, dof in ((load_spec("k1"), None), (robust_tails.robust_spec(), 4.0)):
+        model = build_model(build_inputs(sim.data, spec, target), spec)
+        graph = pm.draw(model["target_deviation_z"], draws=n // 24 + 1, random_seed=1)
+        graph = np.asarray(graph).ravel()[:n]
+        ours = target_deviation_draws(np.ones(n), (n,), rng, dof)
+        assert stats.ks_2samp(graph, ours).pvalue > 1e-3
+        # A wrong distribution is caught at this size.
+        other = target_deviation_draws(np.ones(n), (n,), rng, None if dof else 4.0)
+        assert stats.ks_2samp(graph, other).pvalue < 1e-4
+    heavy = simulate_target(sim, spread=0.3, deviation_dof=2.5, seed=1).params["deviation"]
+    light = simulate_target(sim, spread=0.3, seed=1).params["deviation"]
+    assert np.abs(heavy).max() > np.abs(light).max()
