@@ -157,3 +157,26 @@ def test_targets_own_deviations_follow_the_graphs_distribution() -> None:
     heavy = simulate_target(sim, spread=0.3, deviation_dof=2.5, seed=1).params["deviation"]
     light = simulate_target(sim, spread=0.3, seed=1).params["deviation"]
     assert np.abs(heavy).max() > np.abs(light).max()
+
+
+@pytest.mark.sampling
+@pytest.mark.slow
+def test_one_jump_above_a_targets_curve_does_not_widen_every_forecast() -> None:
+    """``bench/target_jump.py``'s case, seed 0: the Student-t deviations keep the spread."""
+    import target_jump
+
+    case = target_jump.make_case(0)
+    kw = {"draws": 1500, "tune": 700, "chains": 4, "seed": 0, "warn": False}
+    fits = {
+        label: CapabilityModel(spec).fit(case.data, case.target, **kw)
+        for label, spec in (("normal", load_spec("k1")), ("student-t", target_jump.robust_spec()))
+    }
+    for fit in fits.values():
+        assert fit.diagnostics.max_rhat < 1.03
+    spread = {k: float(f.posterior["target_spread"].median()) for k, f in fits.items()}
+    # The truth is 0.2; one value half the range above its curve inflates the normal scale.
+    assert spread["student-t"] < 0.28 < spread["normal"], spread
+    width = {k: target_jump.errors(f, case)[2].mean() for k, f in fits.items()}
+    assert width["student-t"] < 0.9 * width["normal"], width
+    _, inside, _ = target_jump.errors(fits["student-t"], case)
+    assert inside.mean() >= 0.75, inside.mean()
