@@ -8,6 +8,7 @@ scores from family, compute (and release date) alone and score them the same way
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,25 @@ from bayes_scaling.estimator import FitResults
 
 #: (absolute error of the forecast mean, inside the 90% interval?, interval width).
 Errors = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def seeds_parser(
+    doc: str, *, seeds: Sequence[int] = (0, 1, 2), tune: int = 1500
+) -> argparse.ArgumentParser:
+    """The simulation benches' command line: ``--seeds``, ``--draws``, ``--tune``, ``--chains``.
+
+    Examples
+    --------
+    >>> args = seeds_parser("A bench.", tune=1000).parse_args(["--seeds", "4"])
+    >>> args.seeds, args.draws, args.tune, args.chains
+    ([4], 2000, 1000, 4)
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    parser.add_argument("--draws", type=int, default=2000)
+    parser.add_argument("--tune", type=int, default=tune)
+    parser.add_argument("--chains", type=int, default=4)
+    return parser
 
 
 def forecast_errors(

@@ -30,7 +30,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -38,7 +37,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import Errors, fit_text, forecast_errors, pooled_line
+from heldout_scores import Errors, fit_text, forecast_errors, pooled_line, seeds_parser
 
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.simulate import simulate
@@ -110,11 +109,7 @@ def errors(fit: FitResults, case: Case, seed: int = 0) -> Errors:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--draws", type=int, default=2000)
-    parser.add_argument("--tune", type=int, default=1500)
-    parser.add_argument("--chains", type=int, default=4)
+    parser = seeds_parser(__doc__)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     specs = {"normal": load_spec("k1"), "student-t": robust_spec()}

@@ -28,7 +28,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -37,7 +36,7 @@ from typing import Final
 
 import numpy as np
 import xarray as xr
-from heldout_scores import Errors, fit_text, pooled_line
+from heldout_scores import Errors, fit_text, pooled_line, seeds_parser
 
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.forecast import make_target
@@ -115,12 +114,8 @@ def errors(fit: FitResults, case: Case, seed: int = 0) -> Errors:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser = seeds_parser(__doc__, tune=1000)
     parser.add_argument("--jump", type=float, default=0.5)
-    parser.add_argument("--draws", type=int, default=2000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=4)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     specs = {"normal": load_spec("k1"), "student-t": robust_spec()}

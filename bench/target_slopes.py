@@ -29,7 +29,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -37,7 +36,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import fit_text, pooled_line
+from heldout_scores import fit_text, pooled_line, seeds_parser
 
 from bayes_scaling.baseline import baseline_forecast
 from bayes_scaling.forecast import Forecast, forecast, make_target
@@ -100,12 +99,8 @@ def baseline_mse(sim: Simulation, truth: SimulatedTarget, held: list[str]) -> fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser = seeds_parser(__doc__, tune=1000)
     parser.add_argument("--weight", type=float, default=5.0)
-    parser.add_argument("--draws", type=int, default=2000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=4)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     pooled: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}

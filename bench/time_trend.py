@@ -27,7 +27,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -35,7 +34,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import Errors, fit_text, forecast_errors, pooled_line
+from heldout_scores import Errors, fit_text, forecast_errors, pooled_line, seeds_parser
 
 from bayes_scaling.estimator import CapabilityModel, FitResults
 from bayes_scaling.simulate import simulate
@@ -98,12 +97,8 @@ def fit_both(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser = seeds_parser(__doc__, seeds=[0, 1, 2, 3, 4])
     parser.add_argument("--trend", type=float, default=0.5)
-    parser.add_argument("--draws", type=int, default=2000)
-    parser.add_argument("--tune", type=int, default=1500)
-    parser.add_argument("--chains", type=int, default=4)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     pooled: dict[str, list[Errors]] = {}

@@ -180,3 +180,14 @@ def test_one_jump_above_a_targets_curve_does_not_widen_every_forecast() -> None:
     assert width["student-t"] < 0.9 * width["normal"], width
     _, inside, _ = target_jump.errors(fits["student-t"], case)
     assert inside.mean() >= 0.75, inside.mean()
+
+
+def test_target_jump_case_and_command_line() -> None:
+    import doctest
+
+    import target_jump
+
+    result = doctest.testmod(target_jump, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0
+    case = target_jump.make_case(1, jump=0.3)
+    assert case.jumped not in case.held and len(case.observed) == target_jump.N_HELD
