@@ -8,7 +8,11 @@ Tiers:
   weights drawn per posterior draw give a Student-t forecast;
 * one real pair of fits (``bench/robust_tails.py``'s case, seed 0): with one model's
   compute recorded 1000x too high, the normal spec's within-family sd grows and every held-out
-  forecast widens; the Student-t spec gives the model a small weight and keeps both.
+  forecast widens; the Student-t spec gives the model a small weight and keeps both;
+* a downstream target's own per-model deviations (0.11.0): the graph's draws and
+  ``target_deviation_draws`` (predictive draws, simulator) agree, and one real pair of fits
+  (``bench/target_jump.py``'s case, seed 0): with one value far above the target's curve the
+  normal spec's deviation scale doubles, the Student-t one stays at the truth.
 
 The graph's density against every consumer is checked in ``tests/test_consistency.py``
 (``k3-robust`` and ``k3-robust@lone-dated``).
@@ -182,7 +186,7 @@ def test_one_jump_above_a_targets_curve_does_not_widen_every_forecast() -> None:
     assert inside.mean() >= 0.75, inside.mean()
 
 
-def test_target_jump_case_and_command_line() -> None:
+def test_target_jump_case_holds_out_the_top_and_raises_one_training_value() -> None:
     import doctest
 
     import target_jump
