@@ -244,8 +244,14 @@ def grid_tasks(
     draws: int,
     tune: int,
     chains: int,
+    retry_draws: int = 0,
 ) -> list[Task]:
-    """The grid engine's tasks: one per suite task and seed, data pinned by content hash."""
+    """The grid engine's tasks: one per suite task and seed, data pinned by content hash.
+
+    ``retry_draws`` (when above ``draws``) asks :func:`~bayes_scaling.backtest.suite_worker`
+    to refit an unconverged fit once with that many draws; 0 keeps the params (and so the
+    cache keys) of a pass without it.
+    """
     digests: dict[tuple[str, str], str] = {}
     out = []
     for t in tasks:
@@ -266,6 +272,8 @@ def grid_tasks(
             "chains": chains,
             "task_id": t.task_id,
         }
+        if retry_draws:
+            params["retry_draws"] = retry_draws
         out.extend(Task(t.column, t.split, spec, seed, params) for seed in seeds)
     return out
 
@@ -407,6 +415,7 @@ def cached_status(
     draws: int = DEFAULT_DRAWS,
     tune: int = DEFAULT_TUNE,
     chains: int = 4,
+    retry_draws: int = 0,
 ) -> list[tuple[str, pd.DataFrame]]:
     """The finished fits of ``tasks`` in ``out``'s cache, one table per code version.
 
@@ -435,11 +444,12 @@ def cached_status(
         settings = (
             entry["task"].get("spec"),
             *(params.get(k) for k in ("draws", "tune", "chains")),
+            params.get("retry_draws") or 0,
         )
         if (
             task_id not in wanted
             or seed not in seeds
-            or settings != (spec, draws, tune, chains)
+            or settings != (spec, draws, tune, chains, retry_draws)
             or "metrics" not in entry
         ):
             continue
@@ -528,6 +538,7 @@ def run(
     draws: int = DEFAULT_DRAWS,
     tune: int = DEFAULT_TUNE,
     chains: int = 4,
+    retry_draws: int = 0,
     scheduler: str | None = None,
     n_workers: int | None = 1,
     worker: Callable[[Task], Mapping[str, Any]] = suite_worker,
@@ -535,7 +546,15 @@ def run(
     progress: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run the tasks through the grid engine and write the outputs under ``out``."""
-    grid = grid_tasks(tasks, spec=spec, seeds=seeds, draws=draws, tune=tune, chains=chains)
+    grid = grid_tasks(
+        tasks,
+        spec=spec,
+        seeds=seeds,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        retry_draws=retry_draws,
+    )
 
     def report(task: Task, row: Mapping[str, Any] | None, error: str | None) -> None:
         print(task_line(task, row, error), flush=True)
@@ -594,6 +613,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # bulk ESS 93-115, numbers that are not results.
     parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS)
     parser.add_argument("--tune", type=int, default=DEFAULT_TUNE)
+    parser.add_argument(
+        "--retry-draws",
+        type=int,
+        default=0,
+        help="Refit a fit that misses the convergence bar once with this many draws per "
+        "chain (0: never; reads the diagnostics only, never the scores).",
+    )
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument(
         "--scheduler", default=None, help="Dask scheduler address, or 'sync' (default: local pool)."
@@ -656,6 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             draws=args.draws,
             tune=args.tune,
             chains=args.chains,
+            retry_draws=args.retry_draws,
         )
         if not found:
             print(f"status: 0 of {total} fits of the {args.half} half finished under {args.out}")
@@ -675,6 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             draws=args.draws,
             tune=args.tune,
             chains=args.chains,
+            retry_draws=args.retry_draws,
             scheduler=args.scheduler,
             n_workers=args.workers,
         )

@@ -6,6 +6,7 @@ forecast and runs the real scoring worker, the grid engine's cache and the outpu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -218,3 +219,41 @@ def test_heldback_is_refused_without_the_flag(
     assert len(err.splitlines()) == 1 and not out.exists()
     assert fs.main(["--half", "dev", "--out", str(out), "--seeds", "a"]) == 2
     assert not out.exists()
+
+
+def test_an_unconverged_fit_is_refitted_once_with_retry_draws(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[int] = []
+
+    def forecast(task: Task) -> HeldOutForecast:
+        draws = int(task.params["draws"])
+        seen.append(draws)
+        h = _fake_forecast(task)
+        ok = draws >= 4000 or task.target == "fine"
+        diag = SimpleNamespace(
+            **{**vars(h.diagnostics), "ok": ok, "max_rhat": 1.0 + 0.02 * (not ok)}
+        )
+        return dataclasses.replace(h, diagnostics=diag)
+
+    monkeypatch.setattr(backtest, "held_out_forecast", forecast)
+    base = {"draws": 2000, "tune": 1000, "chains": 4}
+    row = backtest.suite_worker(Task("slow", "s", "k2", 0, base))
+    assert seen == [2000] and row["draws"] == 2000 and not row["converged"]
+    seen.clear()
+    row = backtest.suite_worker(Task("slow", "s", "k2", 0, {**base, "retry_draws": 4000}))
+    assert seen == [2000, 4000] and row["draws"] == 4000 and row["converged"]
+    seen.clear()
+    row = backtest.suite_worker(Task("fine", "s", "k2", 0, {**base, "retry_draws": 4000}))
+    assert seen == [2000] and row["draws"] == 2000
+
+    one = [
+        fs.SuiteTask(
+            "emergent", "base-llm", "arithmetic_3ds_2_acc", "compute-top=0.2", "benchmarks"
+        )
+    ]
+    plain = fs.grid_tasks(one, spec="k2", seeds=[0], draws=2000, tune=1000, chains=4)
+    retried = fs.grid_tasks(
+        one, spec="k2", seeds=[0], draws=2000, tune=1000, chains=4, retry_draws=4000
+    )
+    assert "retry_draws" not in plain[0].params and retried[0].params["retry_draws"] == 4000
