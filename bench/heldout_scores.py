@@ -9,13 +9,15 @@ scores from family, compute (and release date) alone and score them the same way
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
 
 from bayes_scaling.diagnostics import Diagnostics
-from bayes_scaling.estimator import FitResults
+from bayes_scaling.estimator import CapabilityModel, FitResults
+from bayes_scaling.specs import ModelSpec
 
 #: (absolute error of the forecast mean, inside the 90% interval?, interval width).
 Errors = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -38,6 +40,23 @@ def seeds_parser(
     parser.add_argument("--tune", type=int, default=tune)
     parser.add_argument("--chains", type=int, default=4)
     return parser
+
+
+def timed_fit(
+    spec: ModelSpec, data: xr.Dataset, args: argparse.Namespace, targets: xr.Dataset | None = None
+) -> tuple[FitResults, float]:
+    """A fit at the command line's ``--draws/--tune/--chains`` (sampler seed 0), and its seconds."""
+    start = time.perf_counter()
+    fit = CapabilityModel(spec).fit(
+        data,
+        targets,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=0,
+        warn=False,
+    )
+    return fit, time.perf_counter() - start
 
 
 def forecast_errors(

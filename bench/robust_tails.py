@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 import warnings
 
 import numpy as np
 import xarray as xr
-from heldout_scores import Errors, fit_text, forecast_errors, pooled_line, seeds_parser
+from heldout_scores import Errors, fit_text, forecast_errors, pooled_line, seeds_parser, timed_fit
 
-from bayes_scaling.estimator import CapabilityModel, FitResults
+from bayes_scaling.estimator import FitResults
 from bayes_scaling.simulate import simulate
 from bayes_scaling.specs import ModelSpec, load_spec
 
@@ -119,16 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         case = make_case(seed)
         for label, spec in specs.items():
             for table in ("clean", "corrupted"):
-                start = time.perf_counter()
-                fit = CapabilityModel(spec).fit(
-                    getattr(case, table),
-                    draws=args.draws,
-                    tune=args.tune,
-                    chains=args.chains,
-                    seed=0,
-                    warn=False,
-                )
-                seconds = time.perf_counter() - start
+                fit, seconds = timed_fit(spec, getattr(case, table), args)
                 err, inside, width = errors(fit, case)
                 pooled.setdefault((label, table), []).append((err, inside, width))
                 d = fit.diagnostics

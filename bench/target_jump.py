@@ -30,15 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 import warnings
 from typing import Final
 
 import numpy as np
 import xarray as xr
-from heldout_scores import Errors, fit_text, pooled_line, seeds_parser
+from heldout_scores import Errors, fit_text, pooled_line, seeds_parser, timed_fit
 
-from bayes_scaling.estimator import CapabilityModel, FitResults
+from bayes_scaling.estimator import FitResults
 from bayes_scaling.forecast import make_target
 from bayes_scaling.simulate import simulate, simulate_target
 from bayes_scaling.specs import ModelSpec, load_spec
@@ -124,17 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         case = make_case(seed, args.jump)
         for label, spec in specs.items():
-            start = time.perf_counter()
-            fit = CapabilityModel(spec).fit(
-                case.data,
-                case.target,
-                draws=args.draws,
-                tune=args.tune,
-                chains=args.chains,
-                seed=0,
-                warn=False,
-            )
-            seconds = time.perf_counter() - start
+            fit, seconds = timed_fit(spec, case.data, args, case.target)
             err, inside, width = errors(fit, case)
             pooled.setdefault(label, []).append((err, inside, width))
             d = fit.diagnostics
