@@ -3,7 +3,9 @@
 ``bench/time_trend.py`` and ``bench/robust_tails.py`` forecast held-out models' benchmark
 scores from family, compute (and release date) alone and score them the same way:
 :func:`forecast_errors` per held-out score, :func:`convergence_note` per fit and
-:func:`pooled_line` over seeds.
+:func:`pooled_line` over seeds. Those two, ``bench/target_slopes.py`` and
+``bench/target_jump.py`` share their command line (:func:`seeds_parser`), and two
+fit through :func:`timed_fit`: ``robust_tails.py`` and ``target_jump.py``.
 """
 
 from __future__ import annotations
