@@ -114,8 +114,10 @@ def default_target_accept(inputs: ModelInputs, spec: ModelSpec) -> float:
 #: (``measurement = "beta-binomial-normal"``).
 #: 7 (0.11.0): a ``tails = "student-t"`` spec's downstream targets have Student-t per-model
 #: deviations (``target_deviation_z``).
+#: 8 (0.12.0): ``target_floor`` is a target's effective floor as a share of ``[0, ceiling]``
+#: with its mode at the declared floor (it was the share above the declared floor).
 #: Files of another layout ask for a refit.
-RESULTS_VERSION = 7
+RESULTS_VERSION = 8
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "loadings", "target_weights")

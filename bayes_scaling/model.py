@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pymc as pm
@@ -113,6 +114,39 @@ def target_deviation_draws(
     """
     z = rng.normal(size=shape) if dof is None else rng.standard_t(dof, size=shape)
     return z * spread
+
+
+def target_floor_prior(declared: np.ndarray, ceiling: np.ndarray, b: float) -> tuple[Any, Any]:
+    """Beta parameters of a target's effective floor, a share of ``[0, ceiling]``.
+
+    The mode sits at the declared floor ``c = declared / ceiling`` (chance), and the
+    concentration is ``b - 1``: ``Beta(1 + c (b - 1), 1 + (1 - c) (b - 1))``. With
+    ``c = 0`` (exact match) that is ``Beta(1, b)``, a few points above zero. Above zero
+    the floor may also sit *below* chance: a third of the post-training table's BBH
+    columns have 15-70% of their models below chance (answer bias, failed extraction),
+    which a floor held at chance can only explain as noise.
+
+    Examples
+    --------
+    >>> a, b = target_floor_prior(np.array([0.0, 0.5]), np.ones(2), 30.0)
+    >>> a.tolist(), b.tolist()
+    ([1.0, 15.5], [30.0, 15.5])
+    """
+    c = np.clip(np.asarray(declared, dtype=float) / np.asarray(ceiling, dtype=float), 0.0, 1.0)
+    return 1.0 + c * (b - 1.0), 1.0 + (1.0 - c) * (b - 1.0)
+
+
+def effective_floor(share: Any, ceiling: Any) -> Any:
+    """A target's effective floor from its ``target_floor`` share of ``[0, ceiling]``.
+
+    The graph (:func:`build_model`), the predictive draws and the tests use this one map.
+
+    Examples
+    --------
+    >>> float(effective_floor(0.4, 0.5))
+    0.2
+    """
+    return share * ceiling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -919,10 +953,14 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                 * pm.Normal("target_residual_z", 0.0, 1.0, dims=("target", "benchmark")),
                 dims=("target", "benchmark"),
             )
-            # The declared floor is a lower bound (0 for exact match); where the weakest
-            # models sit a few points above it, a floor at 0 bends the sigmoid flat
-            # through them and underpredicts the top.
-            t_floor = pm.Beta("target_floor", 1.0, pri.target_floor_b, dims="target")
+            # The declared floor is where the prior puts it, not a bound: where the weakest
+            # models sit a few points above it (exact match), a floor at 0 bends the
+            # sigmoid flat through them and underpredicts the top; where they sit below
+            # chance (a biased or failed answer), a floor at chance reads them as noise.
+            floor_a, floor_b = target_floor_prior(
+                inputs.floor[n_bench:], inputs.ceiling[n_bench:], pri.target_floor_b
+            )
+            t_floor = pm.Beta("target_floor", floor_a, floor_b, dims="target")
             intercepts = pt.concatenate([b, a_t])
             gen_w = pt.concatenate([general_g, w_g])
             if k > 1:
@@ -984,12 +1022,11 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         flat = mi * n_cols + ci
         phi_col = precision(noises)
 
-        # Benchmarks' floors are data; targets' are learnt (a share of the declared range).
+        # Benchmarks' floors are data; targets' are learnt (target_floor_prior).
         floor_col = inputs.floor
         if inputs.targets:
-            t_lo = inputs.floor[n_bench_cols:]
-            t_span = inputs.ceiling[n_bench_cols:] - t_lo
-            floor_col = pt.concatenate([inputs.floor[:n_bench_cols], t_lo + t_span * t_floor])
+            t_floor_col = effective_floor(t_floor, inputs.ceiling[n_bench_cols:])
+            floor_col = pt.concatenate([inputs.floor[:n_bench_cols], t_floor_col])
 
         for kind in KINDS:
             sel = obs_kind == kind

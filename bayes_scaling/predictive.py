@@ -30,7 +30,7 @@ import xarray as xr
 from bayes_scaling.capability_prior import capability_prior, mixture_sd_multipliers
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.measurement import draw, expected_score, linear_predictor, precision
-from bayes_scaling.model import benchmark_residual, target_deviation_draws
+from bayes_scaling.model import benchmark_residual, effective_floor, target_deviation_draws
 
 if TYPE_CHECKING:
     from bayes_scaling.estimator import FitResults
@@ -254,7 +254,7 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
         lo, hi = float(row["floor"]), float(row["ceiling"])
         if c in targets and "target_floor" in fit.posterior:
             share = fit.draws("target_floor").sel(target=c).to_numpy()
-            floor.append(lo + (hi - lo) * share)
+            floor.append(effective_floor(share, hi))
         else:
             floor.append(np.full(n_s, lo))
         ceiling.append(hi)

@@ -101,9 +101,12 @@ class Priors:
         Half-normal scale of the shared sd of a target's weights on the benchmarks'
         residual logits (what a model scores on each benchmark beyond its capabilities).
     target_floor_b : float
-        A target's effective floor sits above its declared one by a share of the range
-        with prior ``Beta(1, target_floor_b)`` (mean ``1 / (1 + b)``): answer extraction
-        or guessing gives the weakest models a few points that no capability explains.
+        A target's effective floor, as a share of ``[0, ceiling]``, has the prior
+        ``Beta(1 + c (b - 1), 1 + (1 - c) (b - 1))`` with ``c`` the declared floor's share
+        (:func:`bayes_scaling.model.target_floor_prior`): its mode is the declared floor.
+        At ``c = 0`` that is ``Beta(1, b)`` (mean ``1 / (1 + b)``): answer extraction or
+        guessing gives the weakest models a few points that no capability explains. Above
+        zero the floor may also sit below chance (answer bias, failed extraction).
     """
 
     sigma_sd: float = 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,20 @@ def test_target_units_round_trip() -> None:
     assert float(ds["score"].sel(model="a").item()) == pytest.approx(0.2)
     neg = Target("n", pd.Series({"a": -0.5}), floor=-1.0, ceiling=1.0)
     assert neg.to_unit(-1.0) == 0.0 and neg.to_unit(1.0) == 1.0
+
+
+def test_a_target_nearly_all_below_its_floor_warns_once() -> None:
+    from bayes_scaling.forecast import TargetWarning
+
+    failed = pd.Series({f"m{i}": 0.0 for i in range(19)} | {"m19": 0.6})
+    with pytest.warns(TargetWarning, match=r"'strict': 95% of the values lie below .* 0\.5"):
+        t = make_target(failed, "strict", floor=0.5, source="t.csv")
+    assert t.values["m0"] == 0.0  # allowed: the fit learns a floor below chance
+    # A third below chance (answer bias) is a capability with a low floor: no warning.
+    biased = pd.Series({f"m{i}": 0.4 if i < 7 else 0.7 for i in range(20)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TargetWarning)
+        make_target(biased, "biased", floor=0.5)
 
 
 def test_splits() -> None:

@@ -3,8 +3,9 @@
 One real fit (module-scoped, small draws): a 2-capability simulated leaderboard, a count
 target drawn by :func:`bayes_scaling.simulate.simulate_target` with family offsets, model
 deviations and one benchmark residual that matters; the largest-compute fifth held out.
-A second fit, of a target a third of whose models sit at an effective floor above the
-declared one, checks that the floor is learnt.
+Two more fits check that the effective floor is learnt: a target a third of whose models
+sit above its declared floor (0, exact match), and a two-choice target whose weak models
+sit below chance (0.5) at 0.35.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 RESIDUAL_WEIGHT = 1.0
 #: A target's effective floor (a share of its range): the weakest models' extraction luck.
 FLOOR = 0.04
+#: A two-choice target's chance, and where its weak models really sit (an answer bias).
+CHANCE, BELOW = 0.5, 0.35
 #: The simulated benchmark with the largest protocol noise: its residuals carry signal.
 RESIDUAL_BENCHMARK = "ARC-C"
 
@@ -114,6 +117,24 @@ def test_effective_floor_is_recovered(floored: Forecast) -> None:
     # The weak models, not the Beta(1, 30) prior (95% below 0.095), place it, well clear
     # of the declared floor 0 that a fixed-floor model would assume.
     assert hi - lo < 0.015 and lo > 0.75 * FLOOR
+
+
+@pytest.fixture(scope="module")
+def below_chance(sim: Simulation) -> Forecast:
+    """A two-choice target (declared floor CHANCE) whose weakest models sit at BELOW."""
+    truth = simulate_target(sim, general_weight=2.0, intercept=-2.0, floor=BELOW, seed=5)
+    assert (truth.values < CHANCE).mean() > 0.3
+    target = make_target(truth.values, "target", CHANCE, 1.0, n_items=truth.n_items)
+    return forecast(sim.data, target, [], spec=sim.spec("k2"), draws=300, tune=400, chains=2)
+
+
+def test_effective_floor_below_chance_is_recovered(below_chance: Forecast) -> None:
+    f = below_chance.fit.posterior["target_floor"].sel(target="target")
+    lo, hi = f.quantile([0.05, 0.95]).to_numpy()
+    assert lo <= BELOW <= hi
+    # Below the declared floor, where 0.11's floor (a share above it) could not go: the
+    # data, not the prior (mode at CHANCE, 5% quantile 0.36), place it.
+    assert hi < CHANCE - 0.1 and hi - lo < 0.05
 
 
 def test_count_target_uses_the_item_count(result: Forecast) -> None:

@@ -395,7 +395,7 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
 
     from bayes_scaling.forecast import make_target
     from bayes_scaling.measurement import EPS
-    from bayes_scaling.model import benchmark_residual
+    from bayes_scaling.model import benchmark_residual, effective_floor
     from bayes_scaling.simulate import simulate_target
 
     spec = sim.spec("k2")
@@ -450,8 +450,8 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
             noise = det["target_noise"][0]
         lo = inputs.floor[c]
         if c >= nb:
-            # The learnt effective floor: a share of the declared range above its floor.
-            lo = lo + (inputs.ceiling[c] - lo) * det["target_floor"][0]
+            # The learnt effective floor: a share of [0, ceiling].
+            lo = effective_floor(det["target_floor"][0], inputs.ceiling[c])
         p = lo + (inputs.ceiling[c] - lo) * expit(eta)
         phi = max(1 / (2 * noise) ** 2 - 1, 1.0)
         n = inputs.n_items[c]
@@ -479,3 +479,31 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
     assert t_i == len(z_dev)
     # Both branches of the count likelihood are exercised.
     assert 0 < n_normal < len(expected_count)
+
+
+def test_target_floor_prior_has_its_mode_at_the_declared_floor(sim: Simulation) -> None:
+    from scipy import stats
+
+    from bayes_scaling.forecast import make_target
+    from bayes_scaling.model import target_floor_prior
+    from bayes_scaling.simulate import simulate_target
+
+    truth = simulate_target(sim, seed=2)
+    models = list(truth.values.index)
+    exact = make_target(truth.values, "exact", 0.0, 1.0).dataset(models)
+    two_way = make_target(truth.values, "two_way", 0.5, 1.0).dataset(models)
+    targets = xr.concat([exact, two_way], dim="benchmark")
+    spec = sim.spec("k2")
+    model = build_model(build_inputs(sim.data, spec, targets), spec)
+    share = np.array([0.03, 0.41])
+    got = pm.logp(model["target_floor"], share).eval()
+    b = spec.priors.target_floor_b
+    # Exact match keeps 0.11's Beta(1, b); two-way's mode is chance, and below it is allowed.
+    half = 1 + 0.5 * (b - 1)
+    want = [stats.beta(1.0, b).logpdf(0.03), stats.beta(half, half).logpdf(0.41)]
+    assert np.allclose(got, want)
+    a2, b2 = target_floor_prior(np.array([0.5]), np.ones(1), b)
+    assert (a2 - 1) / (a2 + b2 - 2) == pytest.approx(0.5)
+    # Nine points below chance is within the prior's reach (0.11's floor could not go there).
+    at_mode = pm.logp(model["target_floor"], np.array([0.03, 0.5])).eval()[1]
+    assert at_mode - got[1] < 3.0
