@@ -33,6 +33,7 @@ import pytensor
 import xarray as xr
 
 from bayes_scaling import __version__, interrupts
+from bayes_scaling.compiled import compiled_graph, graph_key
 from bayes_scaling.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.intervals import summarise  # noqa: F401  (re-exported: an old import path)
@@ -626,7 +627,10 @@ class CapabilityModel:
             if sampler == "nutpie":
                 import nutpie
 
-                compiled = nutpie.compile_pymc_model(model)
+                # A refit of the same inputs (another seed, a retry) reuses the graph.
+                compiled = compiled_graph(
+                    graph_key(inputs, self.spec), lambda: nutpie.compile_pymc_model(model)
+                )
                 report(f"{name}: starting chains")
                 watcher = _NutpieProgress(name, tune)
                 running = nutpie.sample(

@@ -28,3 +28,17 @@ def test_declared_item_counts_match_the_values(case: forecast_backtest.Case) -> 
     # ... and not a smaller count: half as many items would not fit every value.
     half = values.to_numpy() * case.n_items / 2
     assert not np.allclose(half, np.round(half), atol=1e-6)
+
+
+@pytest.mark.sampling
+def test_fit_speed_refits_reuse_the_compiled_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    import fit_speed
+
+    from bayes_scaling import compiled
+
+    compiled.clear()
+    argv = ["--specs", "k1", "--samplers", "nutpie", "--draws", "10", "--tune", "10"]
+    fit_speed.main([*argv, "--chains", "1", "--refits", "2"])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("#")]
+    assert len(lines) == 2
+    assert "seed=0 graph=compiled" in lines[0] and "seed=1 graph=reused" in lines[1]

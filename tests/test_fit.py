@@ -181,6 +181,24 @@ def test_tiny_run_warns_and_same_seed_is_identical() -> None:
         np.testing.assert_array_equal(da.to_numpy(), second.posterior[name].to_numpy(), name)
 
 
+def test_a_refit_of_the_same_inputs_reuses_the_compiled_graph() -> None:
+    """Another seed of the same fit compiles nothing, and gives what a fresh compile gives."""
+    from bayes_scaling import compiled
+
+    sim = simulate(20, 4, 5, capabilities=2, missing=0.1, seed=3)
+    model = CapabilityModel(sim.spec("k2"))
+    kw = {"draws": 20, "tune": 20, "chains": 2, "warn": False}
+    compiled.clear()
+    model.fit(sim.data, seed=5, **kw)
+    reused = model.fit(sim.data, seed=6, **kw)
+    assert compiled.COUNTS == {"compiled": 1, "reused": 1}
+    compiled.clear()
+    fresh = model.fit(sim.data, seed=6, **kw)
+    assert compiled.COUNTS == {"compiled": 1, "reused": 0}
+    for name, da in fresh.posterior.data_vars.items():
+        np.testing.assert_array_equal(da.to_numpy(), reused.posterior[name].to_numpy(), name)
+
+
 def test_two_seeds_agree_on_signs(
     small_fit: FitResults, small_fit_seed2: FitResults, small_sim: Simulation
 ) -> None:
