@@ -453,6 +453,10 @@ SUITE_METRICS: Final = (
 )
 
 
+#: A ``--retry-draws`` refit samples with the task's seed plus this (see :func:`suite_worker`).
+RETRY_SEED_OFFSET = 1000
+
+
 def suite_worker(task: Task) -> dict[str, Metric]:
     """One task of the backtest suite: :func:`backtest_worker`'s fit, more scores.
 
@@ -475,8 +479,11 @@ def suite_worker(task: Task) -> dict[str, Metric]:
         scored and the wall ``seconds`` of the task.
 
     With ``retry_draws`` in the task's params (above its ``draws``), a fit that misses the
-    convergence bar is refitted once with that many draws per chain, and the refit is
-    scored. The rule reads only the diagnostics, never the scores.
+    convergence bar is refitted once with that many draws per chain and the sampler seed
+    ``seed + RETRY_SEED_OFFSET``, and the refit is scored. The rule reads only the
+    diagnostics, never the scores. The new seed matters: with the same one the chains tune
+    exactly as before, so a chain trapped in another mode during tuning (GSM8K's noise
+    mode, docs/forecasts.md) is trapped again.
 
     Examples
     --------
@@ -496,7 +503,11 @@ def suite_worker(task: Task) -> dict[str, Metric]:
     retry = int(task.params.get("retry_draws") or 0)
     if not h.diagnostics.ok and retry > draws:
         draws = retry
-        h = held_out_forecast(dataclasses.replace(task, params={**task.params, "draws": draws}))
+        h = held_out_forecast(
+            dataclasses.replace(
+                task, seed=task.seed + RETRY_SEED_OFFSET, params={**task.params, "draws": draws}
+            )
+        )
     rng = np.random.default_rng([task.seed, 7])
     y = ev.normalised(h.observed, h.floor, h.ceiling)
     d = ev.normalised(h.draws, h.floor, h.ceiling)

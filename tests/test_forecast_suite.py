@@ -241,10 +241,12 @@ def test_an_unconverged_fit_is_refitted_once_with_retry_draws(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     seen: list[int] = []
+    seeds: list[int] = []
 
     def forecast(task: Task) -> HeldOutForecast:
         draws = int(task.params["draws"])
         seen.append(draws)
+        seeds.append(task.seed)
         h = _fake_forecast(task)
         ok = draws >= 4000 or task.target == "fine"
         diag = SimpleNamespace(
@@ -259,6 +261,8 @@ def test_an_unconverged_fit_is_refitted_once_with_retry_draws(
     seen.clear()
     row = backtest.suite_worker(Task("slow", "s", "k2", 0, {**base, "retry_draws": 4000}))
     assert seen == [2000, 4000] and row["draws"] == 4000 and row["converged"]
+    # A fresh seed: the same one would tune the chains into the same trap.
+    assert seeds[-2:] == [0, backtest.RETRY_SEED_OFFSET]
     seen.clear()
     row = backtest.suite_worker(Task("fine", "s", "k2", 0, {**base, "retry_draws": 4000}))
     assert seen == [2000] and row["draws"] == 2000
