@@ -115,10 +115,11 @@ def default_target_accept(inputs: ModelInputs, spec: ModelSpec) -> float:
 #: (``measurement = "beta-binomial-normal"``).
 #: 7 (0.11.0): a ``tails = "student-t"`` spec's downstream targets have Student-t per-model
 #: deviations (``target_deviation_z``).
-#: 8 (0.12.0): ``target_floor`` is a target's effective floor as a share of ``[0, ceiling]``
-#: with its mode at the declared floor (it was the share above the declared floor).
+#: 8 (0.12.0): ``target_floor`` was the effective floor's share of ``[0, ceiling]``.
+#: 9 (0.12.1): every spec gained ``target_floor``; the default (``above-chance``) reads
+#: ``target_floor`` as the share above the declared floor again, ``around-chance`` as 8 did.
 #: Files of another layout ask for a refit.
-RESULTS_VERSION = 8
+RESULTS_VERSION = 9
 
 #: Variables whose sign is fixed after sampling (see :func:`align_signs`).
 _SIGNED = ("S", "alpha", "loadings", "target_weights")

@@ -116,37 +116,51 @@ def target_deviation_draws(
     return z * spread
 
 
-def target_floor_prior(declared: np.ndarray, ceiling: np.ndarray, b: float) -> tuple[Any, Any]:
-    """Beta parameters of a target's effective floor, a share of ``[0, ceiling]``.
+def target_floor_prior(
+    declared: np.ndarray, ceiling: np.ndarray, b: float, around: bool = False
+) -> tuple[Any, Any]:
+    """Beta parameters of a target's effective floor share (see :func:`effective_floor`).
 
-    The mode sits at the declared floor ``c = declared / ceiling`` (chance), and the
-    concentration is ``b - 1``: ``Beta(1 + c (b - 1), 1 + (1 - c) (b - 1))``. With
-    ``c = 0`` (exact match) that is ``Beta(1, b)``, a few points above zero. Above zero
-    the floor may also sit *below* chance: a third of the post-training table's BBH
-    columns have 15-70% of their models below chance (answer bias, failed extraction),
-    which a floor held at chance can only explain as noise.
+    ``above-chance`` (``around=False``, the default spec): ``Beta(1, b)`` on the share of
+    the declared range above the declared floor, a few points up. ``around-chance``: on
+    ``[0, ceiling]``, with its mode at the declared floor ``c = declared / ceiling``
+    (chance) and concentration ``b - 1``, ``Beta(1 + c (b - 1), 1 + (1 - c) (b - 1))``; at
+    ``c = 0`` that is ``Beta(1, b)`` again. Above zero the floor may then sit *below*
+    chance: a third of the post-training table's BBH columns have 15-70% of their models
+    below chance (answer bias, failed extraction), which a floor at or above chance can
+    only read as noise.
 
     Examples
     --------
-    >>> a, b = target_floor_prior(np.array([0.0, 0.5]), np.ones(2), 30.0)
+    >>> a, b = target_floor_prior(np.array([0.0, 0.5]), np.ones(2), 30.0, around=True)
     >>> a.tolist(), b.tolist()
     ([1.0, 15.5], [30.0, 15.5])
+    >>> target_floor_prior(np.array([0.5]), np.ones(1), 30.0)
+    (1.0, 30.0)
     """
+    if not around:
+        return 1.0, b
     c = np.clip(np.asarray(declared, dtype=float) / np.asarray(ceiling, dtype=float), 0.0, 1.0)
     return 1.0 + c * (b - 1.0), 1.0 + (1.0 - c) * (b - 1.0)
 
 
-def effective_floor(share: Any, ceiling: Any) -> Any:
-    """A target's effective floor from its ``target_floor`` share of ``[0, ceiling]``.
+def effective_floor(share: Any, declared: Any, ceiling: Any, around: bool = False) -> Any:
+    """A target's effective floor from its ``target_floor`` share.
 
-    The graph (:func:`build_model`), the predictive draws and the tests use this one map.
+    ``above-chance``: ``declared + (ceiling - declared) * share``; ``around-chance``:
+    ``ceiling * share``. The graph (:func:`build_model`), the predictive draws and the
+    tests use this one map.
 
     Examples
     --------
-    >>> float(effective_floor(0.4, 0.5))
+    >>> float(effective_floor(0.4, 0.25, 0.5, around=True))
     0.2
+    >>> float(effective_floor(0.4, 0.25, 0.5))
+    0.35
     """
-    return share * ceiling
+    if around:
+        return share * ceiling
+    return declared + (ceiling - declared) * share
 
 
 @dataclasses.dataclass(frozen=True)
@@ -953,12 +967,14 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                 * pm.Normal("target_residual_z", 0.0, 1.0, dims=("target", "benchmark")),
                 dims=("target", "benchmark"),
             )
-            # The declared floor is where the prior puts it, not a bound: where the weakest
-            # models sit a few points above it (exact match), a floor at 0 bends the
-            # sigmoid flat through them and underpredicts the top; where they sit below
-            # chance (a biased or failed answer), a floor at chance reads them as noise.
+            # Where the weakest models sit a few points above the declared floor (exact
+            # match), a floor at 0 bends the sigmoid flat through them and underpredicts
+            # the top. An around-chance spec also lets it sit below chance (answer bias).
             floor_a, floor_b = target_floor_prior(
-                inputs.floor[n_bench:], inputs.ceiling[n_bench:], pri.target_floor_b
+                inputs.floor[n_bench:],
+                inputs.ceiling[n_bench:],
+                pri.target_floor_b,
+                around=spec.target_floor == "around-chance",
             )
             t_floor = pm.Beta("target_floor", floor_a, floor_b, dims="target")
             intercepts = pt.concatenate([b, a_t])
@@ -1025,7 +1041,12 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
         # Benchmarks' floors are data; targets' are learnt (target_floor_prior).
         floor_col = inputs.floor
         if inputs.targets:
-            t_floor_col = effective_floor(t_floor, inputs.ceiling[n_bench_cols:])
+            t_floor_col = effective_floor(
+                t_floor,
+                inputs.floor[n_bench_cols:],
+                inputs.ceiling[n_bench_cols:],
+                around=spec.target_floor == "around-chance",
+            )
             floor_col = pt.concatenate([inputs.floor[:n_bench_cols], t_floor_col])
 
         for kind in KINDS:

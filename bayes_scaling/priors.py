@@ -101,12 +101,13 @@ class Priors:
         Half-normal scale of the shared sd of a target's weights on the benchmarks'
         residual logits (what a model scores on each benchmark beyond its capabilities).
     target_floor_b : float
-        A target's effective floor, as a share of ``[0, ceiling]``, has the prior
-        ``Beta(1 + c (b - 1), 1 + (1 - c) (b - 1))`` with ``c`` the declared floor's share
-        (:func:`bayes_scaling.model.target_floor_prior`): its mode is the declared floor.
-        At ``c = 0`` that is ``Beta(1, b)`` (mean ``1 / (1 + b)``): answer extraction or
-        guessing gives the weakest models a few points that no capability explains. Above
-        zero the floor may also sit below chance (answer bias, failed extraction).
+        A target's effective floor sits above its declared one by a share of the range
+        with prior ``Beta(1, target_floor_b)`` (mean ``1 / (1 + b)``): answer extraction
+        or guessing gives the weakest models a few points that no capability explains. In
+        a ``target_floor = "around-chance"`` spec the floor is a share of ``[0, ceiling]``
+        with prior ``Beta(1 + c (b - 1), 1 + (1 - c) (b - 1))``, ``c`` the declared floor's
+        share, so its mode is the declared floor and it may sit below chance
+        (:func:`bayes_scaling.model.target_floor_prior`).
     """
 
     sigma_sd: float = 1.0

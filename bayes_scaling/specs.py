@@ -33,6 +33,8 @@ _MEASUREMENTS: tuple[str, ...] = ("binomial", "beta-binomial", "beta-binomial-no
 Tails = Literal["normal", "student-t"]
 _TAILS: tuple[str, ...] = ("normal", "student-t")
 TargetSlopes = Tails  # the same two choices: normal or Student-t
+TargetFloor = Literal["above-chance", "around-chance"]
+_TARGET_FLOORS: tuple[str, ...] = ("above-chance", "around-chance")
 
 DEFAULT_SPEC = "k3"
 
@@ -78,6 +80,13 @@ class ModelSpec:
         every target toward that population; ``student-t`` (``target_slope_dof`` degrees of
         freedom) shrinks a target the data say little about just as much, but lets a target
         whose data say it is much steeper (an "emergent" task) or flatter keep its own slope.
+    target_floor : {"above-chance", "around-chance"}
+        Where a downstream target's learnt effective floor may sit. ``above-chance`` (the
+        default): a share of the declared range above the declared floor, Beta(1,
+        ``target_floor_b``). ``around-chance`` (0.12.0): a share of ``[0, ceiling]`` with
+        its prior's mode at the declared floor, so that a target whose weak models score
+        below chance (answer bias) gets a floor below it; identical for a declared floor
+        of 0 (:func:`bayes_scaling.model.target_floor_prior`).
     priors : Priors
         Prior hyper-parameters (defaults in :mod:`bayes_scaling.priors`).
     """
@@ -92,6 +101,7 @@ class ModelSpec:
     reference_family: str = "Llama-2"
     tails: Tails = "normal"
     target_slopes: TargetSlopes = "normal"
+    target_floor: TargetFloor = "above-chance"
     priors: Priors = dataclasses.field(default_factory=Priors)
 
     def __post_init__(self) -> None:
@@ -107,6 +117,11 @@ class ModelSpec:
             raise SpecError(
                 f"spec {self.name!r}: target_slopes must be one of {', '.join(_TAILS)}, "
                 f"got {self.target_slopes!r}"
+            )
+        if self.target_floor not in _TARGET_FLOORS:
+            raise SpecError(
+                f"spec {self.name!r}: target_floor must be one of {', '.join(_TARGET_FLOORS)}, "
+                f"got {self.target_floor!r}"
             )
         if self.measurement not in _MEASUREMENTS:
             raise SpecError(

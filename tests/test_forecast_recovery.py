@@ -4,11 +4,13 @@ One real fit (module-scoped, small draws): a 2-capability simulated leaderboard,
 target drawn by :func:`bayes_scaling.simulate.simulate_target` with family offsets, model
 deviations and one benchmark residual that matters; the largest-compute fifth held out.
 Two more fits check that the effective floor is learnt: a target a third of whose models
-sit above its declared floor (0, exact match), and a two-choice target whose weak models
-sit below chance (0.5) at 0.35.
+sit above its declared floor (0, exact match), and, with an ``around-chance`` spec, a
+two-choice target whose weak models sit below chance (0.5) at 0.35.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -125,15 +127,16 @@ def below_chance(sim: Simulation) -> Forecast:
     truth = simulate_target(sim, general_weight=2.0, intercept=-2.0, floor=BELOW, seed=5)
     assert (truth.values < CHANCE).mean() > 0.3
     target = make_target(truth.values, "target", CHANCE, 1.0, n_items=truth.n_items)
-    return forecast(sim.data, target, [], spec=sim.spec("k2"), draws=300, tune=400, chains=2)
+    spec = dataclasses.replace(sim.spec("k2"), target_floor="around-chance")
+    return forecast(sim.data, target, [], spec=spec, draws=300, tune=400, chains=2)
 
 
 def test_effective_floor_below_chance_is_recovered(below_chance: Forecast) -> None:
     f = below_chance.fit.posterior["target_floor"].sel(target="target")
     lo, hi = f.quantile([0.05, 0.95]).to_numpy()
     assert lo <= BELOW <= hi
-    # Below the declared floor, where 0.11's floor (a share above it) could not go: the
-    # data, not the prior (mode at CHANCE, 5% quantile 0.36), place it.
+    # Below the declared floor, where the default spec's floor (a share above it) cannot
+    # go: the data, not the prior (mode at CHANCE, 5% quantile 0.35), place it.
     assert hi < CHANCE - 0.1 and hi - lo < 0.05
 
 

@@ -451,7 +451,7 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
         lo = inputs.floor[c]
         if c >= nb:
             # The learnt effective floor: a share of [0, ceiling].
-            lo = effective_floor(det["target_floor"][0], inputs.ceiling[c])
+            lo = effective_floor(det["target_floor"][0], lo, inputs.ceiling[c])
         p = lo + (inputs.ceiling[c] - lo) * expit(eta)
         phi = max(1 / (2 * noise) ** 2 - 1, 1.0)
         n = inputs.n_items[c]
@@ -482,10 +482,12 @@ def test_likelihood_matches_a_per_score_computation(sim: Simulation, continuous:
 
 
 def test_target_floor_prior_has_its_mode_at_the_declared_floor(sim: Simulation) -> None:
+    import dataclasses
+
     from scipy import stats
 
     from bayes_scaling.forecast import make_target
-    from bayes_scaling.model import target_floor_prior
+    from bayes_scaling.model import effective_floor
     from bayes_scaling.simulate import simulate_target
 
     truth = simulate_target(sim, seed=2)
@@ -494,16 +496,29 @@ def test_target_floor_prior_has_its_mode_at_the_declared_floor(sim: Simulation) 
     two_way = make_target(truth.values, "two_way", 0.5, 1.0).dataset(models)
     targets = xr.concat([exact, two_way], dim="benchmark")
     spec = sim.spec("k2")
-    model = build_model(build_inputs(sim.data, spec, targets), spec)
-    share = np.array([0.03, 0.41])
-    got = pm.logp(model["target_floor"], share).eval()
     b = spec.priors.target_floor_b
-    # Exact match keeps 0.11's Beta(1, b); two-way's mode is chance, and below it is allowed.
+    share = np.array([0.03, 0.41])
     half = 1 + 0.5 * (b - 1)
-    want = [stats.beta(1.0, b).logpdf(0.03), stats.beta(half, half).logpdf(0.41)]
-    assert np.allclose(got, want)
-    a2, b2 = target_floor_prior(np.array([0.5]), np.ones(1), b)
-    assert (a2 - 1) / (a2 + b2 - 2) == pytest.approx(0.5)
-    # Nine points below chance is within the prior's reach (0.11's floor could not go there).
-    at_mode = pm.logp(model["target_floor"], np.array([0.03, 0.5])).eval()[1]
-    assert at_mode - got[1] < 3.0
+    around = dataclasses.replace(spec, target_floor="around-chance")
+    for s, want, floors in (
+        # The default: Beta(1, b) above the declared floor, so never below chance.
+        (spec, stats.beta(1.0, b).logpdf(share), [0.03, 0.5 + 0.5 * 0.41]),
+        # Around chance: exact match keeps Beta(1, b); two-way's mode is chance.
+        (around, [stats.beta(1.0, b).logpdf(0.03), stats.beta(half, half).logpdf(0.41)], share),
+    ):
+        model = build_model(build_inputs(sim.data, s, targets), s)
+        assert np.allclose(pm.logp(model["target_floor"], share).eval(), want), s.target_floor
+        got = effective_floor(share, np.array([0.0, 0.5]), 1.0, s.target_floor == "around-chance")
+        assert np.allclose(got, floors)
+
+
+def test_target_floor_is_checked_and_defaults_to_above_chance() -> None:
+    from bayes_scaling.errors import SpecError
+    from bayes_scaling.specs import spec_from_dict
+
+    with pytest.raises(SpecError, match="target_floor must be one of above-chance, around"):
+        spec_from_dict({"name": "x", "target_floor": "below"})
+    for name in ("k1", "k2", "k3", "k3-robust"):
+        assert load_spec(name).target_floor == "above-chance"
+    spec = spec_from_dict({"name": "x", "target_floor": "around-chance"})
+    assert spec_from_dict(spec.to_dict()).target_floor == "around-chance"
