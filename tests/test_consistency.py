@@ -18,6 +18,7 @@ that each consumer reads it back as the graph does, for every spec in ``models/`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 from pathlib import Path
@@ -51,6 +52,8 @@ SPECS = sorted(p.stem for p in (Path(__file__).parents[1] / "models").glob("*.to
 #: "dated" tables have release dates (a time trend in family efficiency), one model undated.
 #: "@wide" samples the specialisations centred, as on a table whose median model has 20 or
 #: more scores (model.centred_specialisations).
+#: "@chance" declares the target's floor at 0.3 (chance) instead of 0; "-around" with
+#: ``target_floor = "around-chance"`` (model.effective_floor's two maps).
 CASES = [
     *SPECS,
     "k2@no-compute",
@@ -64,6 +67,8 @@ CASES = [
     "k2@lone-no-compute-dated",
     "k3-robust@lone-dated",
     "k3@wide",
+    "k2@chance",
+    "k2@chance-around",
 ]
 
 
@@ -134,6 +139,8 @@ def _cached_point(spec_name: str, seed: int = 0):
     sim = _sim()
     spec_name, _, variant = spec_name.partition("@")
     spec = sim.spec(spec_name)
+    if variant == "chance-around":
+        spec = dataclasses.replace(spec, target_floor="around-chance")
     data = sim.data
     if variant.startswith("lone"):
         data = _with_lone_families(data, 3)
@@ -149,7 +156,8 @@ def _cached_point(spec_name: str, seed: int = 0):
     if not spec.compute_only:
         truth = simulate_target(sim, residual_weight=0.8, seed=2)
         models = [m for m in truth.values.index if m in set(map(str, data["model"].to_numpy()))]
-        target = make_target(truth.values[models], "t", 0.0, 1.0, n_items=truth.n_items)
+        declared = 0.3 if variant.startswith("chance") else 0.0
+        target = make_target(truth.values[models], "t", declared, 1.0, n_items=truth.n_items)
         targets = target.dataset(models, hidden=models[:4])
     inputs = build_inputs(data, spec, targets)
     centred = variant.endswith("centred")
