@@ -153,8 +153,9 @@ def make_target(
     -----
     TargetWarning
         More than :data:`SCORING_FAILURE_SHARE` of the values lie below ``floor``. Values
-        below the declared floor are allowed (the effective floor is learnt, with its
-        prior's mode at the declared one), but nearly all of them is a scoring failure.
+        below the declared floor are allowed (the fit reads them as noise, or, in a
+        ``target_floor = "around-chance"`` spec, learns a floor below chance), but nearly
+        all of them is a scoring failure.
 
     Examples
     --------

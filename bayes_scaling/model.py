@@ -974,7 +974,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                 inputs.floor[n_bench:],
                 inputs.ceiling[n_bench:],
                 pri.target_floor_b,
-                around=spec.target_floor == "around-chance",
+                around=spec.floor_around_chance,
             )
             t_floor = pm.Beta("target_floor", floor_a, floor_b, dims="target")
             intercepts = pt.concatenate([b, a_t])
@@ -1045,7 +1045,7 @@ def build_model(inputs: ModelInputs, spec: ModelSpec) -> pm.Model:
                 t_floor,
                 inputs.floor[n_bench_cols:],
                 inputs.ceiling[n_bench_cols:],
-                around=spec.target_floor == "around-chance",
+                around=spec.floor_around_chance,
             )
             floor_col = pt.concatenate([inputs.floor[:n_bench_cols], t_floor_col])
 

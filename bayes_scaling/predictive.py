@@ -254,9 +254,7 @@ def column_params(fit: FitResults, columns: Sequence[str]) -> dict[str, np.ndarr
         lo, hi = float(row["floor"]), float(row["ceiling"])
         if c in targets and "target_floor" in fit.posterior:
             share = fit.draws("target_floor").sel(target=c).to_numpy()
-            floor.append(
-                effective_floor(share, lo, hi, around=fit.spec.target_floor == "around-chance")
-            )
+            floor.append(effective_floor(share, lo, hi, around=fit.spec.floor_around_chance))
         else:
             floor.append(np.full(n_s, lo))
         ceiling.append(hi)

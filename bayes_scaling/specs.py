@@ -83,7 +83,7 @@ class ModelSpec:
     target_floor : {"above-chance", "around-chance"}
         Where a downstream target's learnt effective floor may sit. ``above-chance`` (the
         default): a share of the declared range above the declared floor, Beta(1,
-        ``target_floor_b``). ``around-chance`` (0.12.0): a share of ``[0, ceiling]`` with
+        ``target_floor_b``). ``around-chance`` (opt-in since 0.12.1): a share of ``[0, ceiling]`` with
         its prior's mode at the declared floor, so that a target whose weak models score
         below chance (answer bias) gets a floor below it; identical for a declared floor
         of 0 (:func:`bayes_scaling.model.target_floor_prior`).
@@ -133,6 +133,11 @@ class ModelSpec:
     def n_capabilities(self) -> int:
         """K as used in the graph (1 for the compute-only law)."""
         return 1 if self.compute_only else self.capabilities
+
+    @property
+    def floor_around_chance(self) -> bool:
+        """Does a target's effective floor centre on its declared floor (``around-chance``)?"""
+        return self.target_floor == "around-chance"
 
     @property
     def robust(self) -> bool:

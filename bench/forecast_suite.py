@@ -18,8 +18,8 @@ table order (:func:`catalogue`), skipping a pair the column cannot support (fewe
 to leave out); a ``lofo-smallest`` task leaves out the eligible family picked by a hash of
 the column. Each task runs with two seeds. A column with more than
 :data:`~bayes_scaling.forecast.SCORING_FAILURE_SHARE` of its values below its declared floor
-(:func:`scoring_failures`: BBH few-shot with strict answer extraction, where 72 to 74 of 75
-models score 0 on two- to five-way tasks) measures the answer format, not a capability, and
+(:func:`scoring_failures`: BBH few-shot with strict answer extraction, where 71 to 74 of 75
+models score 0 on two- to 18-way tasks) measures the answer format, not a capability, and
 is left out; it keeps its place in the order, so the other tasks are unchanged.
 
 The tasks are split once into a development half and a held-back half by a hash of the
@@ -138,12 +138,10 @@ def _bench(name: str) -> Any:
 
 
 @functools.cache
-def target_values(table: str) -> dict[str, pd.Series]:
-    """Raw values of every target column of a bundled table (``,norm`` columns left out).
-
-    The same Series :func:`bayes_scaling.backtest.read_metric` returns (the worker checks
-    its content hash), from one load of the table instead of one per column.
-    """
+def _raw_columns(table: str) -> dict[str, tuple[pd.Series, float]]:
+    """Every target column of a bundled table (``,norm`` left out) in its raw units, with
+    its declared floor in the same units (what :func:`~bayes_scaling.backtest.read_metric`
+    returns, from one load of the table instead of one per column)."""
     ds = _bench(table)
     models = [str(m) for m in ds["model"].to_numpy()]
     out = {}
@@ -153,8 +151,18 @@ def target_values(table: str) -> dict[str, pd.Series]:
         col = ds.sel(benchmark=column)
         lower, upper = float(col["lower"]), float(col["upper"])
         raw = lower + col["score"].to_numpy() * (upper - lower)
-        out[column] = pd.Series(raw, index=models, name=column)
+        floor = lower + float(col["floor"]) * (upper - lower)
+        out[column] = (pd.Series(raw, index=models, name=column), floor)
     return out
+
+
+def target_values(table: str) -> dict[str, pd.Series]:
+    """Raw values of every target column of a bundled table (``,norm`` columns left out).
+
+    The same Series :func:`bayes_scaling.backtest.read_metric` returns (the worker checks
+    its content hash).
+    """
+    return {column: values for column, (values, _) in _raw_columns(table).items()}
 
 
 @functools.cache
@@ -165,15 +173,11 @@ def scoring_failures(table: str) -> tuple[str, ...]:
     lie below its declared floor (:func:`~bayes_scaling.forecast.below_floor_share`), the
     rule under which ``forecast`` warns. Decided from the data alone, for both halves.
     """
-    ds = _bench(table)
-    out = []
-    for column, values in target_values(table).items():
-        col = ds.sel(benchmark=column)
-        lower, upper = float(col["lower"]), float(col["upper"])
-        floor = lower + float(col["floor"]) * (upper - lower)
-        if below_floor_share(values, floor) > SCORING_FAILURE_SHARE:
-            out.append(column)
-    return tuple(out)
+    return tuple(
+        column
+        for column, (values, floor) in _raw_columns(table).items()
+        if below_floor_share(values, floor) > SCORING_FAILURE_SHARE
+    )
 
 
 def _feasible(bench: Any, values: pd.Series, split: str, route: str) -> bool:
