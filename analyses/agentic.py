@@ -78,8 +78,8 @@ bench = datasets.load("instruct-llm")
 models = [str(m) for m in bench["model"].to_numpy()]
 targets, tests = {}, {}
 for metric in [m.strip() for m in args.metrics.split(",") if m.strip()]:
-    raw, floor, ceiling = read_metric("agent", metric)
-    targets[metric] = make_target(raw, metric, floor, ceiling, source="agent")
+    raw, floor, ceiling, n_items = read_metric("agent", metric)
+    targets[metric] = make_target(raw, metric, floor, ceiling, source="agent", n_items=n_items)
     with_target = [m for m in raw.dropna().index if m in models]
     tests[metric] = split_top_share(targets[metric], float(args.share), models=with_target)
     print(f"{metric}: {len(with_target)} models with a value; held out: {tests[metric]}")

@@ -79,8 +79,8 @@ bench = datasets.load("base-llm")
 models = [str(m) for m in bench["model"].to_numpy()]
 results, tests = {}, {}
 for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
-    raw, floor, ceiling = read_metric("emergent", task)
-    target = make_target(raw, task, floor, ceiling, source="emergent")
+    raw, floor, ceiling, n_items = read_metric("emergent", task)
+    target = make_target(raw, task, floor, ceiling, source="emergent", n_items=n_items)
     with_target = [m for m in raw.dropna().index if m in models]
     tests[task] = split_compute_above(bench.sel(model=with_target), quantile=float(args.quantile))
     results[task] = forecast(bench, target, tests[task], spec=args.spec, **args.fit_kwargs)

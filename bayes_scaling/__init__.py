@@ -39,7 +39,7 @@ import sys
 import types
 from typing import Any
 
-__version__ = "0.12.1"
+__version__ = "0.13.0"
 
 # Public name -> (module, attribute path in it; "" for the module itself). Resolved on
 # first access: the estimator, the model and everything that samples import PyMC, which

@@ -22,7 +22,7 @@ import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from bayes_scaling.errors import BayesScalingError
 
@@ -46,6 +46,7 @@ __all__ = [
     "BACKTEST_METRICS",
     "FIXED_COLUMNS",
     "SUITE_METRICS",
+    "DeclaredMetric",
     "HeldOutForecast",
     "Task",
     "WorkerFn",
@@ -103,29 +104,51 @@ def load_benchmarks(name_or_file: str, *, percent: bool = False) -> Any:
     return resolve_table(name_or_file, percent=percent)
 
 
-def read_metric(name_or_file: str, metric: str) -> tuple[Any, float | None, float | None]:
-    """Raw values of one downstream metric, and the floor/ceiling the table declares.
+class DeclaredMetric(NamedTuple):
+    """A downstream metric's raw values and what its table declares about them.
+
+    Attributes
+    ----------
+    values : pandas.Series
+        Values indexed by model, in the table's raw units (NaN = not measured).
+    floor, ceiling : float or None
+        The declared floor (chance) and ceiling in raw units; None for a CSV file.
+    n_items : int or None
+        Items behind each value (a share of items correct), when the table declares them.
+    """
+
+    values: Any
+    floor: float | None
+    ceiling: float | None
+    n_items: int | None
+
+
+def read_metric(name_or_file: str, metric: str) -> DeclaredMetric:
+    """Raw values of one downstream metric, and the floor, ceiling and items the table declares.
 
     Parameters
     ----------
     name_or_file : str
-        A bundled table (values in the table's raw units; floor and ceiling from its
-        registry) or a CSV file with a ``Model`` column (no declared floor/ceiling).
+        A bundled table (values in the table's raw units; floor, ceiling and item count
+        from its registry) or a CSV file with a ``Model`` column (nothing declared).
     metric : str
         Column name.
 
     Returns
     -------
-    (pandas.Series, float or None, float or None)
+    DeclaredMetric
         Values indexed by model (NaN = not measured; strings are left for
-        :func:`bayes_scaling.forecast.make_target` to reject), declared floor and ceiling.
+        :func:`bayes_scaling.forecast.make_target` to reject), declared floor, ceiling and
+        item count.
 
     Examples
     --------
-    >>> v, floor, ceiling = read_metric("emergent", "arithmetic_3ds_2_acc")
-    >>> floor, ceiling
-    (0.0, 1.0)
+    >>> v, floor, ceiling, n_items = read_metric("emergent", "arithmetic_3ds_2_acc")
+    >>> floor, ceiling, n_items
+    (0.0, 1.0, 2000)
     """
+    import math
+
     import pandas as pd
 
     from bayes_scaling import datasets
@@ -150,14 +173,20 @@ def read_metric(name_or_file: str, metric: str) -> tuple[Any, float | None, floa
             index=[str(m) for m in ds["model"].to_numpy()],
             name=metric,
         )
-        return values, raw(float(col["floor"])), raw(float(col["ceiling"]))
+        n = float(col["n_items"]) if "n_items" in col.coords else math.nan
+        return DeclaredMetric(
+            values,
+            raw(float(col["floor"])),
+            raw(float(col["ceiling"])),
+            None if math.isnan(n) else int(n),
+        )
     if not path.is_file():
         raise DataError(
             name_or_file, f"file not found (bundled tables: {', '.join(datasets.names())})"
         )
     from bayes_scaling.forecast import read_metric_column
 
-    return read_metric_column(path, metric), None, None
+    return DeclaredMetric(read_metric_column(path, metric), None, None, None)
 
 
 def data_digest(obj: Any) -> str:
@@ -278,7 +307,7 @@ def held_out_forecast(task: Task) -> HeldOutForecast:
     if p.get("benchmarks_sha256") and data_digest(bench) != p["benchmarks_sha256"]:
         raise BayesScalingError(f"{bench_src}: the data changed since the grid was built")
     target_src = str(p.get("target_table") or bench_src)
-    raw, d_floor, d_ceiling = read_metric(target_src, task.target)
+    raw, d_floor, d_ceiling, n_items = read_metric(target_src, task.target)
     if p.get("target_sha256") and data_digest(raw) != p["target_sha256"]:
         raise BayesScalingError(f"{target_src}: {task.target!r} changed since the grid was built")
     floor = float(p["floor"]) if p.get("floor") is not None else (d_floor or 0.0)
@@ -287,7 +316,8 @@ def held_out_forecast(task: Task) -> HeldOutForecast:
         if p.get("ceiling") is not None
         else (d_ceiling if d_ceiling is not None else 1.0)
     )
-    target = make_target(raw, task.target, floor, ceiling, source=target_src)
+    # A bundled table's declared item count makes the target a count (docs/data.md).
+    target = make_target(raw, task.target, floor, ceiling, source=target_src, n_items=n_items)
     route = str(p.get("route", "benchmarks"))
     bench, test = split_test_models(bench, task.split, route, target.values)
     models = [str(m) for m in bench["model"].to_numpy()]

@@ -265,3 +265,40 @@ def test_compute_route_keeps_the_tables_anchors(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(Stop):
         forecast(bench, None, test, route="compute", spec="k2")
     assert seen == [choose_anchors(bench, 2)] == [("MMLU", "GSM8K")]
+
+
+@pytest.mark.parametrize(
+    ("metric", "given", "expected"),
+    [
+        # A bundled table's declarations fill what the command line leaves out.
+        ("parsinlu_qa_2_acc", [], (0.25, 1.0, 1050)),
+        ("ipa_transliterate_2_exact_match", [], (0.0, 1.0, None)),
+        # What the user gives wins.
+        ("parsinlu_qa_2_acc", ["--floor", "0.2", "--items", "500"], (0.2, 1.0, 500)),
+    ],
+)
+def test_bundled_target_declares_floor_and_items(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    metric: str,
+    given: list[str],
+    expected: tuple[float, float, int | None],
+) -> None:
+    import bayes_scaling.cli.forecast as cli_forecast
+    from bayes_scaling.errors import BayesScalingError
+
+    seen: list[Target] = []
+
+    def capture(bench: object, target: Target, *args: object, **kwargs: object) -> None:
+        seen.append(target)
+        raise BayesScalingError("captured")
+
+    monkeypatch.setattr(cli_forecast, "forecast", capture)
+    tests = tmp_path / "test.txt"
+    tests.write_text("meta-llama/Meta-Llama-3-70B\n")
+    args = ["forecast", "--benchmarks", "base-llm", "--target", "emergent", "--metric", metric]
+    code = run([*args, "--test-models", str(tests), "--out", str(tmp_path / "p.csv"), *given])
+    assert code == 2 and "captured" in capsys.readouterr().err
+    (target,) = seen
+    assert (target.floor, target.ceiling, target.n_items) == expected

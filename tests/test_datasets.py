@@ -144,6 +144,40 @@ def test_emergent_ranges(loaded: dict[str, xr.Dataset]) -> None:
     assert datasets.companion("emergent") == "base-llm"
 
 
+def test_emergent_item_counts_are_read_off_the_table() -> None:
+    """A declared count holds only where every value is a whole number of its items."""
+    ds = datasets.load("emergent", exclude=False)
+    counts = ds["n_items"].to_series()
+    assert counts.dropna().to_dict() == {
+        "parsinlu_qa_2_acc": 1050.0,
+        "word_unscrambling_2_exact_match": 2000.0,
+        "arithmetic_3ds_2_acc": 2000.0,
+        "arithmetic_3da_2_acc": 2000.0,
+        "arithmetic_2dm_2_acc": 2000.0,
+        "arithmetic_2da_2_acc": 2000.0,
+    }
+    for name, n in counts.dropna().items():
+        score = ds["score"].sel(benchmark=name).to_numpy()
+        k = score[~np.isnan(score)] * n
+        np.testing.assert_allclose(k, np.round(k), atol=2e-3, err_msg=name)  # six decimals
+    # IPA transliteration fits no count of 50 to 3,000 items: it stays a share.
+    ipa = ds["score"].sel(benchmark="ipa_transliterate_2_exact_match").to_numpy()
+    ipa = ipa[~np.isnan(ipa)]
+    assert not any(np.allclose(ipa * n, np.round(ipa * n), atol=2e-3) for n in range(50, 3001))
+
+
+def test_post_training_item_counts(loaded: dict[str, xr.Dataset]) -> None:
+    counts = loaded["post-training"]["n_items"].to_series()
+    gsm8k = [b for b in counts.index if b.startswith("gsm8k")]
+    assert len(gsm8k) == 10 and (counts[gsm8k] == 500).all()
+    ds = loaded["post-training"]
+    for name in gsm8k:  # whole numbers of 500 problems, to the table's three decimals
+        score = ds["score"].sel(benchmark=name).to_numpy()
+        k = score[~np.isnan(score)] * 500
+        np.testing.assert_allclose(k, np.round(k), atol=1e-6, err_msg=name)
+    assert counts.drop(gsm8k).isna().all()  # BBH: no count (docs/data.md)
+
+
 def test_post_training_ranges_and_floors(loaded: dict[str, xr.Dataset]) -> None:
     ds = loaded["post-training"]
     norm = [b for b in ds["benchmark"].values if b.endswith(",norm")]

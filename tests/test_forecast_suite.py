@@ -52,7 +52,7 @@ def test_scoring_failures_are_the_columns_nearly_all_below_their_floor() -> None
     assert all(c.startswith("bbh_fewshot_") and c.endswith(",strict-match") for c in left)
     for table, _ in fs.TABLES:
         for column, values in fs.target_values(table).items():
-            _, floor, _ = read_metric(table, column)
+            floor = read_metric(table, column).floor
             failed = below_floor_share(values, floor) > SCORING_FAILURE_SHARE
             assert failed == (column in fs.scoring_failures(table)), column
     # The flexible-extract twin of a failed column is a capability, and stays.
@@ -277,3 +277,26 @@ def test_an_unconverged_fit_is_refitted_once_with_retry_draws(
         one, spec="k2", seeds=[0], draws=2000, tune=1000, chains=4, retry_draws=4000
     )
     assert "retry_draws" not in plain[0].params and retried[0].params["retry_draws"] == 4000
+
+
+def test_the_worker_reads_a_bundled_targets_item_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A suite task on a counted column (emergent arithmetic: 2,000 items) fits counts."""
+    import importlib
+
+    # The package exports the function ``forecast``, which shadows its module's name.
+    forecast_module = importlib.import_module("bayes_scaling.forecast")
+    seen: list[Any] = []
+
+    def capture(bench: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(target)
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(forecast_module, "forecast", capture)
+    params = {"benchmarks": "base-llm", "target_table": "emergent", "route": "benchmarks"}
+    for column, items in (
+        ("arithmetic_2da_2_acc", 2000),
+        ("ipa_transliterate_2_exact_match", None),
+    ):
+        with pytest.raises(RuntimeError, match="captured"):
+            backtest.held_out_forecast(Task(column, "compute-top=0.2", "k2", 0, params))
+        assert seen.pop().n_items == items

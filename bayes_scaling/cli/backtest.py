@@ -284,7 +284,7 @@ def backtest_command(
                 f"({', '.join(holders)}); run them separately"
             )
         table_of[name] = holders[0]
-        raw, d_floor, d_ceiling = read_metric(holders[0], name)
+        raw, d_floor, d_ceiling, _ = read_metric(holders[0], name)
         # Precedence: NAME:floor:ceiling, then --floor/--ceiling, then what a bundled
         # table declares, then 0 and 1.
         targets[name] = (

@@ -76,19 +76,27 @@ def forecast_command(
         str | None, typer.Option("--metric", help="Metric column of the --target table.")
     ] = None,
     floor: Annotated[
-        float, typer.Option("--floor", help="Chance level of the metric, in its units.")
-    ] = 0.0,
-    ceiling: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--ceiling", help="Top of the metric's scale (e.g. 10 for AgentBench, 100 for %)."
+            "--floor",
+            help="Chance level of the metric, in its units (default: what a bundled "
+            "--target declares, else 0).",
         ),
-    ] = 1.0,
+    ] = None,
+    ceiling: Annotated[
+        float | None,
+        typer.Option(
+            "--ceiling",
+            help="Top of the metric's scale, e.g. 10 for AgentBench, 100 for % (default: "
+            "what a bundled --target declares, else 1).",
+        ),
+    ] = None,
     items: Annotated[
         int | None,
         typer.Option(
             "--items",
-            help="Items behind each value (a share of items correct): a count likelihood.",
+            help="Items behind each value (a share of items correct): a count likelihood "
+            "(default: what a bundled --target declares, else none).",
         ),
     ] = None,
     benchmark_cols: Annotated[
@@ -152,8 +160,16 @@ def forecast_command(
     if metric is not None:
         target_src = target or benchmarks
         # Values in the table's raw units; --floor/--ceiling say what those units are.
-        raw, _, _ = read_metric(target_src, metric)
-        tgt = make_target(raw, metric, floor, ceiling, source=target_src, n_items=items)
+        raw, d_floor, d_ceiling, d_items = read_metric(target_src, metric)
+        # What the user gives wins; then what a bundled table declares (as in backtest).
+        tgt = make_target(
+            raw,
+            metric,
+            floor if floor is not None else (d_floor or 0.0),
+            ceiling if ceiling is not None else (d_ceiling if d_ceiling is not None else 1.0),
+            source=target_src,
+            n_items=items if items is not None else d_items,
+        )
         if Path(target_src) == Path(benchmarks) and cols is None:
             cols = [c for c in map(str, bench["benchmark"].to_numpy()) if c != metric]
     elif target is not None:
