@@ -180,13 +180,16 @@ def test_target_units_round_trip() -> None:
     assert neg.to_unit(-1.0) == 0.0 and neg.to_unit(1.0) == 1.0
 
 
-def test_a_target_nearly_all_below_its_floor_warns_once() -> None:
+def test_a_target_nearly_all_at_or_below_its_floor_warns_once() -> None:
     from bayes_scaling.forecast import TargetWarning
 
     failed = pd.Series({f"m{i}": 0.0 for i in range(19)} | {"m19": 0.6})
-    with pytest.warns(TargetWarning, match=r"'strict': 95% of the values lie below .* 0\.5"):
+    with pytest.warns(TargetWarning, match=r"'strict': 95% of the values lie at or below .* 0\.5"):
         t = make_target(failed, "strict", floor=0.5, source="t.csv")
     assert t.values["m0"] == 0.0  # allowed: the fit learns a floor below chance
+    # At a floor of 0 (no guessing), zeros are the same failure.
+    with pytest.warns(TargetWarning, match=r"'zeros': 95% of the values lie at or below .* 0;"):
+        make_target(failed, "zeros", floor=0.0, source="t.csv")
     # A third below chance (answer bias) is a capability with a low floor: no warning.
     biased = pd.Series({f"m{i}": 0.4 if i < 7 else 0.7 for i in range(20)})
     with warnings.catch_warnings():

@@ -44,16 +44,21 @@ def test_every_target_column_is_a_task_once(tasks: list[fs.SuiteTask]) -> None:
     assert not any(t.column.endswith(",norm") for t in tasks)
 
 
-def test_scoring_failures_are_the_columns_nearly_all_below_their_floor() -> None:
-    from bayes_scaling.forecast import SCORING_FAILURE_SHARE, below_floor_share
+def test_scoring_failures_are_the_columns_nearly_all_at_or_below_their_floor() -> None:
+    from bayes_scaling.forecast import SCORING_FAILURE_SHARE, floor_share
 
     left = fs.scoring_failures("post-training")
-    assert len(left) == 18
+    assert len(left) == 20
+    # Two of them have no guessing floor: 73 of 75 models score exactly 0 (0.13.0).
+    assert {c for c in left if "dyck" in c or "object_counting" in c} == {
+        "bbh_fewshot_dyck_languages_3_exact_match,strict-match",
+        "bbh_fewshot_object_counting_3_exact_match,strict-match",
+    }
     assert all(c.startswith("bbh_fewshot_") and c.endswith(",strict-match") for c in left)
     for table, _ in fs.TABLES:
         for column, values in fs.target_values(table).items():
             floor = read_metric(table, column).floor
-            failed = below_floor_share(values, floor) > SCORING_FAILURE_SHARE
+            failed = floor_share(values, floor) > SCORING_FAILURE_SHARE
             assert failed == (column in fs.scoring_failures(table)), column
     # The flexible-extract twin of a failed column is a capability, and stays.
     assert "bbh_fewshot_boolean_expressions_3_exact_match,flexible-extract" not in left
