@@ -122,6 +122,27 @@ class DeclaredMetric(NamedTuple):
     ceiling: float | None
     n_items: int | None
 
+    def settle(
+        self,
+        floor: float | None = None,
+        ceiling: float | None = None,
+        n_items: int | None = None,
+    ) -> tuple[float, float, int | None]:
+        """Floor, ceiling and item count to fit with: what the caller gives wins, then
+        what the table declares, then 0, 1 and none (the one rule of every command).
+
+        Examples
+        --------
+        >>> m = read_metric("emergent", "parsinlu_qa_2_acc")
+        >>> m.settle(), m.settle(floor=0.2, n_items=500)
+        ((0.25, 1.0, 1050), (0.2, 1.0, 500))
+        """
+        return (
+            float(next(v for v in (floor, self.floor, 0.0) if v is not None)),
+            float(next(v for v in (ceiling, self.ceiling, 1.0) if v is not None)),
+            n_items if n_items is not None else self.n_items,
+        )
+
 
 def read_metric(name_or_file: str, metric: str) -> DeclaredMetric:
     """Raw values of one downstream metric, and the floor, ceiling and items the table declares.
@@ -307,16 +328,12 @@ def held_out_forecast(task: Task) -> HeldOutForecast:
     if p.get("benchmarks_sha256") and data_digest(bench) != p["benchmarks_sha256"]:
         raise BayesScalingError(f"{bench_src}: the data changed since the grid was built")
     target_src = str(p.get("target_table") or bench_src)
-    raw, d_floor, d_ceiling, n_items = read_metric(target_src, task.target)
+    metric = read_metric(target_src, task.target)
+    raw = metric.values
     if p.get("target_sha256") and data_digest(raw) != p["target_sha256"]:
         raise BayesScalingError(f"{target_src}: {task.target!r} changed since the grid was built")
-    floor = float(p["floor"]) if p.get("floor") is not None else (d_floor or 0.0)
-    ceiling = (
-        float(p["ceiling"])
-        if p.get("ceiling") is not None
-        else (d_ceiling if d_ceiling is not None else 1.0)
-    )
     # A bundled table's declared item count makes the target a count (docs/data.md).
+    floor, ceiling, n_items = metric.settle(p.get("floor"), p.get("ceiling"))
     target = make_target(raw, task.target, floor, ceiling, source=target_src, n_items=n_items)
     route = str(p.get("route", "benchmarks"))
     bench, test = split_test_models(bench, task.split, route, target.values)

@@ -101,10 +101,6 @@ def _source(name_or_file: str) -> str:
     return str(Path(name_or_file).resolve()) if Path(name_or_file).exists() else name_or_file
 
 
-def _first(*values: float | None) -> float:
-    return float(next(v for v in values if v is not None))
-
-
 def _target_columns(target: str, bench: Any, bench_src: str) -> list[str]:
     """Column names of a target table (the benchmark table's own when they are one)."""
     name = datasets.bundled_name(target)
@@ -284,13 +280,12 @@ def backtest_command(
                 f"({', '.join(holders)}); run them separately"
             )
         table_of[name] = holders[0]
-        raw, d_floor, d_ceiling, _ = read_metric(holders[0], name)
+        declared = read_metric(holders[0], name)
+        raw = declared.values
         # Precedence: NAME:floor:ceiling, then --floor/--ceiling, then what a bundled
         # table declares, then 0 and 1.
-        targets[name] = (
-            _first(f, floor, d_floor, 0.0),
-            _first(c, ceiling, d_ceiling, 1.0),
-        )
+        lo, hi, _ = declared.settle(f if f is not None else floor, c if c is not None else ceiling)
+        targets[name] = (lo, hi)
         values.append(pd.to_numeric(raw, errors="coerce"))
         digests[name] = data_digest(raw)
     if cutoffs is not None and cutoff_values is not None:

@@ -160,16 +160,9 @@ def forecast_command(
     if metric is not None:
         target_src = target or benchmarks
         # Values in the table's raw units; --floor/--ceiling say what those units are.
-        raw, d_floor, d_ceiling, d_items = read_metric(target_src, metric)
-        # What the user gives wins; then what a bundled table declares (as in backtest).
-        tgt = make_target(
-            raw,
-            metric,
-            floor if floor is not None else (d_floor or 0.0),
-            ceiling if ceiling is not None else (d_ceiling if d_ceiling is not None else 1.0),
-            source=target_src,
-            n_items=items if items is not None else d_items,
-        )
+        declared = read_metric(target_src, metric)
+        lo, hi, n = declared.settle(floor, ceiling, items)
+        tgt = make_target(declared.values, metric, lo, hi, source=target_src, n_items=n)
         if Path(target_src) == Path(benchmarks) and cols is None:
             cols = [c for c in map(str, bench["benchmark"].to_numpy()) if c != metric]
     elif target is not None:
