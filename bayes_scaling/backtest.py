@@ -107,14 +107,9 @@ def load_benchmarks(name_or_file: str, *, percent: bool = False) -> Any:
 class DeclaredMetric(NamedTuple):
     """A downstream metric's raw values and what its table declares about them.
 
-    Attributes
-    ----------
-    values : pandas.Series
-        Values indexed by model, in the table's raw units (NaN = not measured).
-    floor, ceiling : float or None
-        The declared floor (chance) and ceiling in raw units; None for a CSV file.
-    n_items : int or None
-        Items behind each value (a share of items correct), when the table declares them.
+    ``values`` (a Series indexed by model, in the table's raw units, NaN = not measured);
+    the declared ``floor`` (chance) and ``ceiling`` in the same units, and ``n_items``, the
+    items behind each value when the table declares them (all three None for a CSV file).
     """
 
     values: Any
