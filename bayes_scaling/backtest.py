@@ -53,6 +53,7 @@ __all__ = [
     "backtest_worker",
     "baseline_spread",
     "build_grid",
+    "count_as_density",
     "data_digest",
     "default_code_version",
     "error_curves",
@@ -242,7 +243,8 @@ class HeldOutForecast:
     draws : numpy.ndarray
         Posterior predictive draws (sample, model), noise included.
     loglik : numpy.ndarray
-        Pointwise log-likelihood draws of the held-out values on the normalised scale.
+        Pointwise log-likelihood draws of the held-out values on the normalised scale (a
+        count target's as a density, :func:`count_as_density`).
     floor, ceiling : float
         The target's normalisation.
     n_train : int
@@ -295,6 +297,30 @@ def baseline_spread(base: Any, route: str, floor: float, ceiling: float) -> floa
         ceiling - floor
     )
     return residual_sd(resid, BASELINE_PARAMS.get(route, 4))
+
+
+def count_as_density(loglik: Any, n_items: float | None) -> Any:
+    """A count's log probability as a log density on the [0, 1] scale of its share.
+
+    ``k`` of ``n`` items stands for the share ``k / n`` and the bin of width ``1 / n``
+    around it, so its probability is a density times ``1 / n``: adding ``log n`` makes a
+    count target's log score comparable with a share's (and with a Gaussian's). Shares
+    (``n_items`` None) pass through.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import stats
+    >>> n, p = 2000, 0.3
+    >>> ll = count_as_density(stats.binom.logpmf(600, n, p), n)
+    >>> bool(np.isclose(ll, stats.norm.logpdf(0.3, p, np.sqrt(p * (1 - p) / n)), atol=1e-3))
+    True
+    """
+    import numpy as np
+
+    if n_items is None or not np.isfinite(n_items):
+        return loglik
+    return loglik + np.log(float(n_items))
 
 
 def held_out_forecast(task: Task) -> HeldOutForecast:
@@ -356,9 +382,13 @@ def held_out_forecast(task: Task) -> HeldOutForecast:
     draws = target.from_unit(
         result.draws.sel(column=target.name, model=held).transpose("sample", "model").to_numpy()
     )
-    # Exact predictive density of the held-out values under the model's Beta likelihood,
-    # moved from the model's [0, 1] scale to the normalised scale by the Jacobian.
-    ll_unit = fit_log_likelihood(fit, held, [target.name] * len(held), target.to_unit(observed))
+    # Exact predictive density of the held-out values under the model's likelihood (a
+    # count's probability read as a density), moved from the model's [0, 1] scale to the
+    # normalised scale by the Jacobian.
+    ll_unit = count_as_density(
+        fit_log_likelihood(fit, held, [target.name] * len(held), target.to_unit(observed)),
+        target.n_items,
+    )
     jacobian = np.log((target.ceiling - target.lower) / (target.ceiling - target.floor))
     table = result.table
     n_train = int(((table["split"] == "train") & table["observed"].notna()).sum())
