@@ -53,7 +53,6 @@ __all__ = [
     "backtest_worker",
     "baseline_spread",
     "build_grid",
-    "count_as_density",
     "data_digest",
     "default_code_version",
     "error_curves",
@@ -244,7 +243,7 @@ class HeldOutForecast:
         Posterior predictive draws (sample, model), noise included.
     loglik : numpy.ndarray
         Pointwise log-likelihood draws of the held-out values on the normalised scale (a
-        count target's as a density, :func:`count_as_density`).
+        count target's as a density, :func:`bayes_scaling.measurement.count_as_density`).
     floor, ceiling : float
         The target's normalisation.
     n_train : int
@@ -299,30 +298,6 @@ def baseline_spread(base: Any, route: str, floor: float, ceiling: float) -> floa
     return residual_sd(resid, BASELINE_PARAMS.get(route, 4))
 
 
-def count_as_density(loglik: Any, n_items: float | None) -> Any:
-    """A count's log probability as a log density on the [0, 1] scale of its share.
-
-    ``k`` of ``n`` items stands for the share ``k / n`` and the bin of width ``1 / n``
-    around it, so its probability is a density times ``1 / n``: adding ``log n`` makes a
-    count target's log score comparable with a share's (and with a Gaussian's). Shares
-    (``n_items`` None) pass through.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from scipy import stats
-    >>> n, p = 2000, 0.3
-    >>> ll = count_as_density(stats.binom.logpmf(600, n, p), n)
-    >>> bool(np.isclose(ll, stats.norm.logpdf(0.3, p, np.sqrt(p * (1 - p) / n)), atol=1e-3))
-    True
-    """
-    import numpy as np
-
-    if n_items is None or not np.isfinite(n_items):
-        return loglik
-    return loglik + np.log(float(n_items))
-
-
 def held_out_forecast(task: Task) -> HeldOutForecast:
     """Fit one task's split and forecast its held-out models, with the baseline beside it.
 
@@ -342,6 +317,7 @@ def held_out_forecast(task: Task) -> HeldOutForecast:
     from bayes_scaling.compare import fit_log_likelihood
     from bayes_scaling.errors import DataError
     from bayes_scaling.forecast import forecast, make_target
+    from bayes_scaling.measurement import count_as_density
 
     p = task.params
     bench_src = str(p["benchmarks"])

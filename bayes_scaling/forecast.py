@@ -123,8 +123,8 @@ class TargetWarning(UserWarning):
 def floor_share(values: pd.Series, floor: float) -> float:
     """Share of the measured values at or below the declared floor (0 if none measured).
 
-    At counts too: with a floor of 0 (exact match, no guessing), a column of zeros is a
-    scoring failure as much as one below chance is.
+    At the floor, not only below it: with a floor of 0 (exact match, no guessing), a column
+    of zeros is a scoring failure as much as one below chance is.
 
     Examples
     --------

@@ -591,3 +591,25 @@ def draw(
     q = np.where(counted, pp, latent) if binomial else latent
     counts = rng.binomial(np.broadcast_to(n_int, shape), q)
     return np.where(counted, counts / n_int, latent)
+
+
+def count_as_density(loglik: Any, n_items: float | None) -> Any:
+    """A count's log probability as a log density on the [0, 1] scale of its share.
+
+    ``k`` of ``n`` items stands for the share ``k / n`` and the bin of width ``1 / n``
+    around it, so its probability is a density times ``1 / n``: adding ``log n`` makes a
+    count target's log score comparable with a share's (and with a Gaussian's). Shares
+    (``n_items`` None) pass through.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import stats
+    >>> n, p = 2000, 0.3
+    >>> ll = count_as_density(stats.binom.logpmf(600, n, p), n)
+    >>> bool(np.isclose(ll, stats.norm.logpdf(0.3, p, np.sqrt(p * (1 - p) / n)), atol=1e-3))
+    True
+    """
+    if n_items is None or not np.isfinite(n_items):
+        return loglik
+    return loglik + np.log(float(n_items))
