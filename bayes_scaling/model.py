@@ -563,7 +563,7 @@ def centred_specialisations(obs_model: np.ndarray, n_models: int) -> bool:
     """Whether a table's specialisation capabilities are sampled centred.
 
     Non-centred, ``S = loc + scale z``, suits models whose specialisations their scores
-    barely inform: on the base table (12 benchmarks) a specialisation is seen through
+    barely inform: on the base table (8 benchmarks) a specialisation is seen through
     small loadings, often on one benchmark, and is missing for whole families. A model of
     a wide leaderboard is seen on dozens of benchmarks: on a 100 x 130 table, 23% filled,
     each specialisation's posterior sd was 0.13 against a prior sd of 0.85, and
