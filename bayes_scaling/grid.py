@@ -32,6 +32,7 @@ import pickle
 import random
 import signal
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -410,7 +411,10 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
         while queue or in_flight:
             if executor is None:
                 executor = cf.ProcessPoolExecutor(
-                    max_workers=n_workers, mp_context=context, initializer=_ignore_sigint
+                    max_workers=n_workers,
+                    mp_context=context,
+                    initializer=_init_worker,
+                    initargs=(os.getpid(),),
                 )
             while queue and len(in_flight) < n_workers:
                 task = queue.popleft()
@@ -455,10 +459,30 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _ignore_sigint() -> None:
+#: Seconds between a pool worker's checks that the process that started it is alive.
+PARENT_CHECK_SECONDS: Final = 1.0
+
+
+def _init_worker(parent: int) -> None:
     # Ctrl-C reaches every process of the terminal's group. The parent alone handles it
     # (it keeps the finished cells and stops the workers); a worker would print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent that dies without stopping its pool (SIGKILL; SIGTERM in a script that
+    # installs no handler) leaves its workers running fits whose results nobody records,
+    # each holding cores, until they end: a 4 x 4000 refit ran on for minutes after its
+    # suite was stopped. Watch the parent and leave with it.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process (no clean-up: its task is lost anyway) once ``parent`` is gone.
+
+    An orphan is re-parented, so ``os.getppid()`` changes. Windows does not re-parent; there
+    the check never fires.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _run_dask(todo: Sequence[Task], fn: WorkerFn, address: str, report: Report) -> None:

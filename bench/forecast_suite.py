@@ -73,6 +73,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.estimator import DEFAULT_DRAWS, DEFAULT_TUNE
 from bayes_scaling.evaluation import PIT_BINS, BaselineComparison, compare_to_baseline
 from bayes_scaling.forecast import SCORING_FAILURE_SHARE, floor_share
+from bayes_scaling.interrupts import Interrupted, cli_signals
 from bayes_scaling.io import atomic_path, atomic_write_text
 from bayes_scaling.splits import eligible_lofo_families, split_test_models
 
@@ -727,24 +728,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(summary_line(summarise(table)))
         return 0
     try:
-        run(
-            chosen,
-            args.out,
-            spec=args.spec,
-            seeds=seeds,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            retry_draws=args.retry_draws,
-            scheduler=args.scheduler,
-            n_workers=args.workers,
-        )
-    except KeyboardInterrupt:
+        # SIGTERM as well as Ctrl-C: a pass is usually stopped with `kill`, and without a
+        # handler that ends this process at once and leaves its pool's fit running.
+        with cli_signals():
+            run(
+                chosen,
+                args.out,
+                spec=args.spec,
+                seeds=seeds,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                retry_draws=args.retry_draws,
+                scheduler=args.scheduler,
+                n_workers=args.workers,
+            )
+    except (KeyboardInterrupt, Interrupted) as exc:
         print(
             f"interrupted: finished fits are cached under {args.out}; rerun to resume",
             file=sys.stderr,
         )
-        return 130
+        return exc.exit_code if isinstance(exc, Interrupted) else 130
     return 0
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayes_scaling import grid as grid_module
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.grid import (
     FIXED_COLUMNS,
@@ -230,6 +231,67 @@ def test_resume_after_the_run_is_killed(tmp_path: Path) -> None:
         # Cached before the kill: never computed again; the rest: at least once.
         assert counts[ident(task)] == 1 if task.seed in survivors else counts[ident(task)] >= 1
     assert counts.total() <= len(tasks) + 1  # at most the one task in flight is redone
+
+
+def _children(pid: int) -> list[int]:
+    """Pool workers started by ``pid`` (Linux /proc), not its resource tracker."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_pool_workers_leave_with_a_killed_parent(tmp_path: Path) -> None:
+    # SIGKILL gives the parent no chance to stop its pool. Without a watch on the parent, the
+    # workers would run their tasks to the end (here a minute) for nobody.
+    tasks = grid(2, calls_dir=str(tmp_path / "calls"), sleep=60)
+    script = textwrap.dedent(f"""
+        from bayes_scaling.grid import Task, run_grid, toy_worker
+        tasks = [Task(**d) for d in {[t.to_dict() for t in tasks]!r}]
+        if __name__ == "__main__":
+            run_grid(tasks, toy_worker, cache_dir={str(tmp_path / "cache")!r}, n_workers=2,
+                     progress=False)
+    """)
+    (tmp_path / "run.py").write_text(script)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(list((tmp_path / "calls").glob("*.call"))) < 2:
+            assert proc.poll() is None, "the run ended before its tasks started"
+            assert time.monotonic() < deadline, "the tasks never started"
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10 * grid_module.PARENT_CHECK_SECONDS + 5
+        while any(_running(w) for w in workers):
+            assert time.monotonic() < deadline, "a worker outlived its killed parent"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        for w in workers:
+            if _running(w):
+                os.kill(w, signal.SIGKILL)
+    assert not list((tmp_path / "cache").glob("*.json"))  # nothing half-done was recorded
 
 
 def test_failing_task_is_reported_and_the_rest_succeed(

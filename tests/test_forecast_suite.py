@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -240,6 +241,30 @@ def test_heldback_is_refused_without_the_flag(
     assert len(err.splitlines()) == 1 and not out.exists()
     assert fs.main(["--half", "dev", "--out", str(out), "--seeds", "a"]) == 2
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_pass_with_one_line(
+    signum: int,
+    code: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A pass is stopped with `kill` (SIGTERM) more often than with Ctrl-C: both must reach
+    # the grid engine's clean-up (which stops the pool) rather than end the process at once.
+    def interrupted_run(*args: Any, **kwargs: Any) -> None:
+        signal.raise_signal(signum)
+        raise AssertionError("the signal did not interrupt the run")
+
+    monkeypatch.setattr(fs, "run", interrupted_run)
+    before = signal.getsignal(signal.SIGTERM)
+    assert fs.main(["--half", "dev", "--out", str(tmp_path / "out")]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"interrupted: finished fits are cached under {tmp_path / 'out'}; rerun to resume"
+    ]
+    assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
 
 
 def test_an_unconverged_fit_is_refitted_once_with_retry_draws(
