@@ -39,8 +39,9 @@ Run (resumable: finished fits are cached under ``--out``; local pool or Dask)::
     python bench/forecast_suite.py --half dev --out runs/x --scheduler tcp://127.0.0.1:8786
 
 Output under ``--out``: ``suite.csv`` (one row per task and seed), ``summary.json``,
-``pit.csv`` and ``pit.png`` (pooled PIT histograms). It prints one line per finished fit
-and a pooled summary line.
+``pit.csv`` and ``pit.png`` (pooled PIT histograms), ``breakdown.csv`` (the pooled scores
+per table, kind of split and route, :func:`breakdown`). It prints one line per finished
+fit, a pooled summary line and the breakdown.
 """
 
 from __future__ import annotations
@@ -417,6 +418,86 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+#: Groups of :func:`breakdown`: how each row's group is read off the suite's table.
+BREAKDOWN: Final[dict[str, Callable[[pd.DataFrame], pd.Series]]] = {
+    "table": lambda t: t["task_id"].str.split("/", n=1).str[0],
+    "split": lambda t: t["split"].str.split("=", n=1).str[0],
+    "route": lambda t: t["route"].astype(str),
+}
+
+
+def breakdown(table: pd.DataFrame) -> pd.DataFrame:
+    """The pooled scores of :func:`summarise` per table, per kind of split and per route.
+
+    One row per group, plus ``all`` and, last, ``converged only``: the rows whose fit met
+    the bar. That one selects on the fit, so it is a reading aid beside the protocol's
+    pooled result, never a replacement for it.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"task_id": ["emergent/a | compute-top=0.2 | compute"] * 2
+    ...     + ["agent/b | target-top=0.1 | benchmarks"], "split": ["compute-top=0.2"] * 2
+    ...     + ["target-top=0.1"], "route": ["compute", "compute", "benchmarks"],
+    ...     "status": ["ok"] * 3, "n_test": [2, 2, 4], "mse": [0.01, 0.03, 0.04],
+    ...     "mse_baseline": [0.04, 0.04, 0.02], "coverage50": [0.5, 0.5, 0.25],
+    ...     "coverage90": [1, 1, 0.75], "coverage50_baseline": [0.5] * 3,
+    ...     "coverage90_baseline": [0.5] * 3, "log_score": [1.0, 1.0, 0.0],
+    ...     "log_score_baseline": [0.5] * 3, "crps": [0.1] * 3, "crps_baseline": [0.2] * 3,
+    ...     "pit_counts": ["1;1;0;0;0;0;0;0;0;0"] * 3, "pit_counts_baseline": [None] * 3,
+    ...     "converged": [True, True, False]})
+    >>> b = breakdown(t)
+    >>> [(r.group, r.value, r.tasks, r.wins, r.unconverged) for r in b.itertuples()]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('all', 'all', 2, 1, 1), ('table', 'agent', 1, 0, 1), ('table', 'emergent', 1, 1, 0),
+     ('split', 'compute-top', 1, 1, 0), ('split', 'target-top', 1, 0, 1),
+     ('route', 'benchmarks', 1, 0, 1), ('route', 'compute', 1, 1, 0),
+     ('converged only', '-', 1, 1, 0)]
+    """
+    ok = table[table["status"] == "ok"]
+    parts: list[tuple[str, str, pd.DataFrame]] = [("all", "all", ok)]
+    for group, read in BREAKDOWN.items():
+        keys = read(ok)
+        parts += [(group, str(v), ok[keys == v]) for v in sorted(keys.unique())]
+    parts.append(("converged only", "-", ok[ok["converged"].astype(bool)]))
+    rows = []
+    for group, value, part in parts:
+        s = summarise(part) if len(part) else {}
+        rows.append(
+            {
+                "group": group,
+                "value": value,
+                "tasks": s.get("tasks", 0),
+                "fits": s.get("rows_ok", 0),
+                "unconverged": s.get("unconverged_rows", 0),
+                "held_out_values": s.get("held_out_values", 0),
+                "geo_mean_mse_ratio": s.get("geo_mean_mse_ratio", math.nan),
+                "wins": s.get("wins", 0),
+                "tasks_compared": s.get("tasks_compared", 0),
+                "coverage50": s.get("coverage50", math.nan),
+                "coverage90": s.get("coverage90", math.nan),
+                "log_score_better_tasks": s.get("log_score_better_tasks", 0),
+                "log_score_tasks": s.get("log_score_tasks", 0),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def breakdown_text(b: pd.DataFrame) -> str:
+    """:func:`breakdown` as an aligned plain-text table, one line per group."""
+    lines = [
+        f"{'group':<15}{'value':<16}{'tasks':>6}{'fits':>6}{'unconv':>7}{'ratio':>8}"
+        f"{'wins':>8}{'cov50':>7}{'cov90':>7}{'log better':>12}"
+    ]
+    for r in b.itertuples(index=False):
+        lines.append(
+            f"{r.group:<15}{r.value:<16}{r.tasks:>6}{r.fits:>6}{r.unconverged:>7}"
+            f"{r.geo_mean_mse_ratio:>8.3f}{f'{r.wins}/{r.tasks_compared}':>8}"
+            f"{r.coverage50:>7.3f}{r.coverage90:>7.3f}"
+            f"{f'{r.log_score_better_tasks}/{r.log_score_tasks}':>12}"
+        )
+    return "\n".join(lines)
+
+
 def summary_line(s: Mapping[str, Any]) -> str:
     """The pooled summary as one line."""
     if not s.get("rows_ok"):
@@ -619,7 +700,10 @@ def run(
     )
     write_table(pit, out / "pit.csv")
     plot_pit(summary, out / "pit.png")
+    parts = breakdown(table)
+    write_table(parts, out / "breakdown.csv")
     print(summary_line(summary), flush=True)
+    print(breakdown_text(parts), flush=True)
     return table, summary
 
 
@@ -726,6 +810,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"at {version}; PARTIAL, not a result until all are in"
             )
             print(summary_line(summarise(table)))
+            print(breakdown_text(breakdown(table)))
         return 0
     try:
         # SIGTERM as well as Ctrl-C: a pass is usually stopped with `kill`, and without a

@@ -190,7 +190,9 @@ def test_the_suite_runs_end_to_end_and_resumes(
     table, summary = fs.run(two, tmp_path, **kwargs)
     assert len(CALLS) == 4
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5 and lines[-1].startswith("suite: 2 tasks, 4 fits ok")
+    # A line per fit, the pooled line, then the breakdown: a header and eight groups.
+    assert len(lines) == 14 and lines[4].startswith("suite: 2 tasks, 4 fits ok")
+    assert lines[5].startswith("group") and lines[-1].startswith("converged only")
     assert "converged" in lines[0] and "ratio=" in lines[0]
 
     csv = pd.read_csv(tmp_path / "suite.csv")
@@ -206,6 +208,22 @@ def test_the_suite_runs_end_to_end_and_resumes(
     assert sum(summary["pit_counts"]) == 20
     assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(summary))
     assert (tmp_path / "pit.png").read_bytes()[:4] == b"\x89PNG"
+    parts = pd.read_csv(tmp_path / "breakdown.csv")
+    assert parts["group"].tolist() == [
+        "all",
+        "table",
+        "table",
+        "split",
+        "split",
+        "route",
+        "route",
+        "converged only",
+    ]
+    first = parts.iloc[0]
+    assert (first["tasks"], first["wins"], first["fits"]) == (2, summary["wins"], 4)
+    assert first["coverage90"] == pytest.approx(summary["coverage90"])
+    # Each table, split kind and route of the two tasks is one group of one task.
+    assert (parts["tasks"].iloc[1:7] == 1).all()
     assert pd.read_csv(tmp_path / "pit.csv")["model"].sum() == 20
 
     # Resumed: every fit comes from the cache, the table is the same.
@@ -229,6 +247,13 @@ def test_the_suite_runs_end_to_end_and_resumes(
     assert (version, older, len(cached), len(one)) == ("t", "older", 4, 1)
     assert cached["task_id"].tolist() == csv["task_id"].tolist()
     assert fs.summarise(cached) == summary
+
+
+def test_the_scripts_docstring_examples_hold() -> None:
+    import doctest
+
+    result = doctest.testmod(fs, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_heldback_is_refused_without_the_flag(
