@@ -414,7 +414,6 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
                     max_workers=n_workers,
                     mp_context=context,
                     initializer=_init_worker,
-                    initargs=(os.getpid(),),
                 )
             while queue and len(in_flight) < n_workers:
                 task = queue.popleft()
@@ -463,7 +462,7 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
 PARENT_CHECK_SECONDS: Final = 1.0
 
 
-def _init_worker(parent: int) -> None:
+def _init_worker() -> None:
     # Ctrl-C reaches every process of the terminal's group. The parent alone handles it
     # (it keeps the finished cells and stops the workers); a worker would print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -471,7 +470,7 @@ def _init_worker(parent: int) -> None:
     # installs no handler) leaves its workers running fits whose results nobody records,
     # each holding cores, until they end: a 4 x 4000 refit ran on for minutes after its
     # suite was stopped. Watch the parent and leave with it.
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:
