@@ -458,10 +458,6 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-#: Seconds between a pool worker's checks that the process that started it is alive.
-PARENT_CHECK_SECONDS: Final = 1.0
-
-
 def _init_worker() -> None:
     # Ctrl-C reaches every process of the terminal's group. The parent alone handles it
     # (it keeps the finished cells and stops the workers); a worker would print a traceback.
@@ -470,17 +466,20 @@ def _init_worker() -> None:
     # installs no handler) leaves its workers running fits whose results nobody records,
     # each holding cores, until they end: a 4 x 4000 refit ran on for minutes after its
     # suite was stopped. Watch the parent and leave with it.
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
 
 
-def _exit_with_parent(parent: int) -> None:
-    """End this process (no clean-up: its task is lost anyway) once ``parent`` is gone.
+def _exit_with_parent() -> None:
+    """End this process (no clean-up: its task is lost anyway) once its parent is gone.
 
-    An orphan is re-parented, so ``os.getppid()`` changes. Windows does not re-parent; there
-    the check never fires.
+    Waits on :func:`multiprocessing.parent_process`'s sentinel, a handle made before the
+    spawn: it also sees a parent that died before this worker got here, which comparing
+    ``os.getppid()`` with its value at start would miss (the orphan is re-parented by then).
     """
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing child: nothing to watch
+        return
+    parent.join()
     os._exit(1)
 
 

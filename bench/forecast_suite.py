@@ -456,7 +456,7 @@ def breakdown(table: pd.DataFrame) -> pd.DataFrame:
     ok = table[table["status"] == "ok"]
     parts: list[tuple[str, str, pd.DataFrame]] = [("all", "all", ok)]
     for group, read in BREAKDOWN.items():
-        keys = read(ok)
+        keys = read(ok).fillna("?")  # a cache entry without a route still gets a group
         parts += [(group, str(v), ok[keys == v]) for v in sorted(keys.unique())]
     parts.append(("converged only", "-", ok[ok["converged"].astype(bool)]))
     rows = []

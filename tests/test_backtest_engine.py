@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_scaling import grid as grid_module
 from bayes_scaling.errors import BayesScalingError, ResultsFileError
 from bayes_scaling.grid import (
     FIXED_COLUMNS,
@@ -256,12 +255,18 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_pool_workers_leave_with_a_killed_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["running", "starting"])
+def test_pool_workers_leave_with_a_killed_parent(when: str, tmp_path: Path) -> None:
     # SIGKILL gives the parent no chance to stop its pool. Without a watch on the parent, the
-    # workers would run their tasks to the end (here a minute) for nobody.
+    # workers would run their tasks to the end (here a minute) for nobody. "starting": the
+    # parent dies while its workers still import the main module (made slow here), before
+    # their initializer runs: they must still see it gone.
     tasks = grid(2, calls_dir=str(tmp_path / "calls"), sleep=60)
     script = textwrap.dedent(f"""
+        import time
         from bayes_scaling.grid import Task, run_grid, toy_worker
+        if __name__ == "__mp_main__" and {when == "starting"!r}:
+            time.sleep(3)
         tasks = [Task(**d) for d in {[t.to_dict() for t in tasks]!r}]
         if __name__ == "__main__":
             run_grid(tasks, toy_worker, cache_dir={str(tmp_path / "cache")!r}, n_workers=2,
@@ -270,26 +275,29 @@ def test_pool_workers_leave_with_a_killed_parent(tmp_path: Path) -> None:
     (tmp_path / "run.py").write_text(script)
     proc = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], stderr=subprocess.DEVNULL)
     workers: list[int] = []
+    gone = False
     try:
         deadline = time.monotonic() + 60
-        while len(list((tmp_path / "calls").glob("*.call"))) < 2:
-            assert proc.poll() is None, "the run ended before its tasks started"
-            assert time.monotonic() < deadline, "the tasks never started"
-            time.sleep(0.05)
-        workers = _children(proc.pid)
+        while len(workers) < 2 if when == "starting" else len(calls(tmp_path / "calls")) < 2:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.02)
+            workers = _children(proc.pid)
+        workers = workers if len(workers) == 2 else _children(proc.pid)
         assert len(workers) == 2
         proc.kill()
         proc.wait(timeout=30)
-        deadline = time.monotonic() + 10 * grid_module.PARENT_CHECK_SECONDS + 5
+        deadline = time.monotonic() + 15
         while any(_running(w) for w in workers):
             assert time.monotonic() < deadline, "a worker outlived its killed parent"
             time.sleep(0.1)
+        gone = True
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
-        for w in workers:
-            if _running(w):
+        if not gone:  # only orphans of this test: a pid read as running just now
+            for w in filter(_running, workers):
                 os.kill(w, signal.SIGKILL)
     assert not list((tmp_path / "cache").glob("*.json"))  # nothing half-done was recorded
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayes_scaling import backtest
+from bayes_scaling import backtest, interrupts
 from bayes_scaling.backtest import SUITE_METRICS, HeldOutForecast, read_metric
 from bayes_scaling.grid import FIXED_COLUMNS, Task
 from bayes_scaling.splits import eligible_lofo_families, parse_split, split_test_models
@@ -256,6 +256,32 @@ def test_the_scripts_docstring_examples_hold() -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
+def test_breakdown_groups_a_row_without_a_route() -> None:
+    row = {
+        "task_id": "agent/b | target-top=0.1 | compute",
+        "split": "target-top=0.1",
+        "route": None,
+        "status": "ok",
+        "n_test": 2,
+        "mse": 0.01,
+        "mse_baseline": 0.02,
+        "coverage50": 0.5,
+        "coverage90": 1.0,
+        "coverage50_baseline": 0.5,
+        "coverage90_baseline": 0.5,
+        "log_score": 1.0,
+        "log_score_baseline": 0.5,
+        "crps": 0.1,
+        "crps_baseline": 0.2,
+        "pit_counts": "1;1;0;0;0;0;0;0;0;0",
+        "pit_counts_baseline": None,
+        "converged": True,
+    }
+    parts = fs.breakdown(pd.DataFrame([row]))
+    assert ("route", "?") in set(zip(parts["group"], parts["value"], strict=True))
+    assert "?" in fs.breakdown_text(parts)
+
+
 def test_heldback_is_refused_without_the_flag(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -279,6 +305,9 @@ def test_a_signal_stops_the_pass_with_one_line(
     # A pass is stopped with `kill` (SIGTERM) more often than with Ctrl-C: both must reach
     # the grid engine's clean-up (which stops the pool) rather than end the process at once.
     def interrupted_run(*args: Any, **kwargs: Any) -> None:
+        # The suite's own handler, not Python's default (which would pass the SIGINT case
+        # alone, and let SIGTERM kill the test process).
+        assert signal.getsignal(signal.SIGTERM) is interrupts._handler
         signal.raise_signal(signum)
         raise AssertionError("the signal did not interrupt the run")
 
