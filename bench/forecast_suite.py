@@ -790,18 +790,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not chosen:
         print("error: no task matches --only/--limit", file=sys.stderr)
         return 2
+    # The fits' identity: what --status looks up is what a run computes.
+    settings: dict[str, Any] = {
+        "spec": args.spec,
+        "seeds": seeds,
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "retry_draws": args.retry_draws,
+    }
     if args.status:
         total = len(chosen) * len(seeds)
-        found = cached_status(
-            args.out,
-            chosen,
-            spec=args.spec,
-            seeds=seeds,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            retry_draws=args.retry_draws,
-        )
+        found = cached_status(args.out, chosen, **settings)
         if not found:
             print(f"status: 0 of {total} fits of the {args.half} half finished under {args.out}")
         for version, table in found:
@@ -816,18 +816,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # SIGTERM as well as Ctrl-C: a pass is usually stopped with `kill`, and without a
         # handler that ends this process at once and leaves its pool's fit running.
         with cli_signals():
-            run(
-                chosen,
-                args.out,
-                spec=args.spec,
-                seeds=seeds,
-                draws=args.draws,
-                tune=args.tune,
-                chains=args.chains,
-                retry_draws=args.retry_draws,
-                scheduler=args.scheduler,
-                n_workers=args.workers,
-            )
+            run(chosen, args.out, **settings, scheduler=args.scheduler, n_workers=args.workers)
     except (KeyboardInterrupt, Interrupted) as exc:
         print(
             f"interrupted: finished fits are cached under {args.out}; rerun to resume",
