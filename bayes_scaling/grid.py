@@ -411,9 +411,7 @@ def _run_local(todo: Sequence[Task], fn: WorkerFn, n_workers: int, report: Repor
         while queue or in_flight:
             if executor is None:
                 executor = cf.ProcessPoolExecutor(
-                    max_workers=n_workers,
-                    mp_context=context,
-                    initializer=_init_worker,
+                    max_workers=n_workers, mp_context=context, initializer=_init_worker
                 )
             while queue and len(in_flight) < n_workers:
                 task = queue.popleft()

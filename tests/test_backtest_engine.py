@@ -232,26 +232,31 @@ def test_resume_after_the_run_is_killed(tmp_path: Path) -> None:
     assert counts.total() <= len(tasks) + 1  # at most the one task in flight is redone
 
 
+def _stat(proc_dir: Path) -> list[str]:
+    """Fields of ``/proc/PID/stat`` after the command name: state, parent pid, ...; [] if gone."""
+    try:
+        return (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def _children(pid: int) -> list[int]:
     """Pool workers started by ``pid`` (Linux /proc), not its resource tracker."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"spawn_main" in cmdline:
-            found.append(int(stat.parent.name))
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        fields = _stat(proc_dir)
+        if fields and int(fields[1]) == pid:
+            try:
+                if b"spawn_main" in (proc_dir / "cmdline").read_bytes():
+                    found.append(int(proc_dir.name))
+            except OSError:
+                continue
     return found
 
 
 def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    fields = _stat(Path(f"/proc/{pid}"))
+    return bool(fields) and fields[0] != "Z"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -276,14 +281,19 @@ def test_pool_workers_leave_with_a_killed_parent(when: str, tmp_path: Path) -> N
     proc = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], stderr=subprocess.DEVNULL)
     workers: list[int] = []
     gone = False
+
+    def ready() -> bool:  # "starting": both workers exist; "running": both run a task
+        if when == "starting":
+            return len(_children(proc.pid)) == 2
+        return len(calls(tmp_path / "calls")) == 2
+
     try:
         deadline = time.monotonic() + 60
-        while len(workers) < 2 if when == "starting" else len(calls(tmp_path / "calls")) < 2:
+        while not ready():
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline, "the workers never started"
             time.sleep(0.02)
-            workers = _children(proc.pid)
-        workers = workers if len(workers) == 2 else _children(proc.pid)
+        workers = _children(proc.pid)
         assert len(workers) == 2
         proc.kill()
         proc.wait(timeout=30)
